@@ -1,0 +1,41 @@
+"""layernet: a typed, layered neural-network library on NumPy and SciPy."""
+
+from . import datasets as datasets
+from . import initializers as initializers
+from ._typing import ArrayLike as ArrayLike
+from ._typing import FloatArray as FloatArray
+from ._typing import IntArray as IntArray
+from .gradcheck import GradcheckResult as GradcheckResult
+from .gradcheck import gradcheck as gradcheck
+from .layers.activations import Activation as Activation
+from .layers.activations import Sigmoid as Sigmoid
+from .layers.base import Layer as Layer
+from .layers.dense import Dense as Dense
+from .losses import Loss as Loss
+from .losses import MSELoss as MSELoss
+from .optimizers import SGD as SGD
+from .optimizers import Optimizer as Optimizer
+from .parameter import Parameter as Parameter
+from .sequential import Sequential as Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD",
+    "Activation",
+    "ArrayLike",
+    "Dense",
+    "FloatArray",
+    "GradcheckResult",
+    "IntArray",
+    "Layer",
+    "Loss",
+    "MSELoss",
+    "Optimizer",
+    "Parameter",
+    "Sequential",
+    "Sigmoid",
+    "datasets",
+    "gradcheck",
+    "initializers",
+]

@@ -1,0 +1,96 @@
+"""Checks shared by the public entry points.
+
+Validation happens once per public call (constructors, ``__call__``,
+``predict``/``fit``/``evaluate``, ``Loss.__call__``); the inner
+forward/backward/step of a training loop do no repeated checking.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ._typing import ArrayLike, FloatArray, Shape
+
+RngLike = np.random.Generator | int | None
+
+
+def as_generator(rng: object, *, argument: str = "rng") -> np.random.Generator:
+    """Return a Generator: an int seeds a fresh one, None draws an unseeded one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if int(rng) < 0:
+            raise ValueError(f"{argument} must be a non-negative seed, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{argument} must be a numpy.random.Generator, an int seed or None, "
+        f"got {type(rng).__name__}"
+    )
+
+
+def check_positive_int(value: object, argument: str, owner: str) -> int:
+    """Return ``value`` as an int, or raise if it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{owner}: {argument} must be a positive integer, got {type(value).__name__} {value!r}"
+        )
+    if int(value) < 1:
+        raise ValueError(f"{owner}: {argument} must be a positive integer, got {value}")
+    return int(value)
+
+
+def check_float(value: object, argument: str, owner: str) -> float:
+    """Return ``value`` as a finite float, or raise naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {argument} must be a real number, got {type(value).__name__}")
+    result = float(value)
+    if not np.isfinite(result):
+        raise ValueError(f"{owner}: {argument} must be finite, got {result}")
+    return result
+
+
+def format_shape(shape: Shape, batch: str = "batch") -> str:
+    """Render a per-sample shape with its batch axis: ``(batch, 3)``."""
+    dims = [batch] + ["?" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ")"
+
+
+def as_float_array(x: ArrayLike, dtype: np.dtype[Any], what: str) -> FloatArray:
+    """Convert ``x`` to a real float array of ``dtype`` with a clear error.
+
+    Integer and boolean input converts; strings, objects, complex numbers,
+    ragged lists and None do not (numpy would either fail with its own
+    message or, for complex, silently drop the imaginary part).
+    """
+    if x is None:
+        raise TypeError(f"{what}: expected an array of real numbers, got None")
+    if isinstance(x, np.ndarray):
+        arr: np.ndarray[Any, Any] = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{what}: expected an array of real numbers, could not convert the input "
+                f"({type(x).__name__}): {exc}"
+            ) from None
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        described = {"c": "complex numbers", "O": "Python objects", "U": "strings", "S": "bytes"}
+        raise TypeError(
+            f"{what}: expected an array of real numbers, got {described.get(kind, str(arr.dtype))} "
+            f"(dtype {arr.dtype})"
+        )
+    return arr.astype(dtype, copy=False)
+
+
+def check_finite(x: FloatArray, what: str) -> None:
+    """Raise a ValueError if ``x`` holds NaN or inf."""
+    if not np.isfinite(x).all():
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{what}: contains {bad} NaN or infinite value(s); clean the data first")

@@ -1,0 +1,186 @@
+"""Layer: the abstract building block every model is made of."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._typing import ArrayLike, FloatArray, Shape
+from .._validation import as_float_array, format_shape
+from ..parameter import Parameter
+
+
+class Layer(ABC):
+    """A differentiable map from a batch of inputs to a batch of outputs.
+
+    Subclasses implement :meth:`forward` and :meth:`backward`; those are the
+    fast path and do no checking. :meth:`__call__` is the public entry point:
+    it converts the input to the layer's dtype once, checks its shape against
+    :attr:`input_spec`, then runs :meth:`forward`.
+
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        float64 (default) or float32; parameters and outputs keep it.
+    shape_preserving : bool
+        True for layers whose output has the input's shape (activations,
+        dropout, normalization); containers look through them when they
+        check that consecutive sizes agree.
+    """
+
+    dtype: np.dtype[Any] = np.dtype(np.float64)
+    shape_preserving: ClassVar[bool] = False
+
+    # -- the maths -----------------------------------------------------------------
+
+    @abstractmethod
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        """Compute the output for a batch and cache what :meth:`backward` needs.
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch, *input_shape)
+            Already of the layer's dtype; no checking happens here.
+        training : bool
+            True while fitting; only Dropout and BatchNorm read it.
+        """
+
+    @abstractmethod
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        """Given dL/d(output) of the last forward, return dL/dx.
+
+        Overwrites (never accumulates) each parameter's ``grad`` with the
+        gradient of the last batch. Raises RuntimeError before any forward.
+        """
+
+    # -- structure -----------------------------------------------------------------
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Yield the trainable parameters (none by default)."""
+        for _, param in self.named_parameters():
+            yield param
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted_name, parameter)`` pairs, e.g. ``("weight", p)``."""
+        return iter(())
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
+        """Yield ``(dotted_name, array)`` for non-trainable state (running statistics)."""
+        return iter(())
+
+    def state_dict(self) -> dict[str, FloatArray]:
+        """Copies of every parameter and buffer, keyed by dotted name (``"0.weight"``)."""
+        state = {name: param.value.copy() for name, param in self.named_parameters()}
+        state.update((name, buf.copy()) for name, buf in self.named_buffers())
+        return state
+
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
+        """Copy arrays into the parameters and buffers, in place.
+
+        Every name must be present, none extra, and each array must have the
+        target's shape and a float dtype; nothing is copied unless all fit.
+
+        Raises
+        ------
+        ValueError
+            Naming the missing, unexpected or mis-shaped entries.
+        """
+        targets = {name: param.value for name, param in self.named_parameters()}
+        targets.update(self.named_buffers())
+        missing = sorted(set(targets) - set(state))
+        extra = sorted(set(state) - set(targets))
+        if missing or extra:
+            raise ValueError(
+                f"{self!r}: state dict does not match the model: "
+                f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
+            )
+        arrays: dict[str, FloatArray] = {}
+        for name, target in targets.items():
+            array = np.asarray(state[name])
+            if array.shape != target.shape:
+                raise ValueError(
+                    f"{self!r}: state dict entry {name!r} has shape {array.shape}, "
+                    f"expected {target.shape}"
+                )
+            if array.dtype.kind != "f":
+                raise ValueError(
+                    f"{self!r}: state dict entry {name!r} has dtype {array.dtype}, "
+                    f"expected {target.dtype}"
+                )
+            arrays[name] = array
+        for name, target in targets.items():
+            target[...] = arrays[name]
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this layer (for save/load)."""
+        return {}
+
+    @property
+    def input_spec(self) -> Shape | None:
+        """The per-sample input shape this layer requires, ``None`` if any shape goes.
+
+        ``None`` entries inside the tuple mark sizes that may vary.
+        """
+        return None
+
+    def output_shape(self, input_shape: Shape | None) -> Shape | None:
+        """The per-sample output shape for a per-sample input shape (``None``: unknown)."""
+        return input_shape if self.shape_preserving else None
+
+    # -- the public entry point ----------------------------------------------------
+
+    def __call__(self, x: ArrayLike, *, training: bool = False) -> FloatArray:
+        """Convert ``x`` to the layer's dtype, check its shape, run :meth:`forward`."""
+        arr = self.convert_input(x)
+        self.check_input(arr.shape)
+        return self.forward(arr, training=training)
+
+    def convert_input(self, x: ArrayLike) -> FloatArray:
+        """Convert user input to this layer's dtype (TypeError/ValueError if not real numbers)."""
+        return as_float_array(x, self.dtype, repr(self))
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        """Raise a ValueError if a batch of ``shape`` does not fit :attr:`input_spec`."""
+        check_spec(self, shape, position)
+
+    def _not_run_yet(self) -> RuntimeError:
+        return RuntimeError(f"{self!r}: backward() called before forward(); run forward first")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def describe(layer: Layer, position: int | None) -> str:
+    """``Dense(3 -> 4) at position 2``: how error messages name a layer."""
+    return repr(layer) if position is None else f"{layer!r} at position {position}"
+
+
+def spec_fits(spec: Shape, shape: Shape) -> bool:
+    """Whether a per-sample shape agrees with a spec (``None`` matches anything)."""
+    return len(spec) == len(shape) and all(
+        want is None or got is None or want == got for want, got in zip(spec, shape, strict=True)
+    )
+
+
+def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None) -> None:
+    """Check a whole batch shape (batch axis first) against ``layer.input_spec``."""
+    spec = layer.input_spec
+    if len(shape) == 0:
+        raise ValueError(
+            f"{describe(layer, position)}: expected a batch of inputs, got a scalar; "
+            "wrap it as np.array([[value]])"
+        )
+    if spec is None or spec_fits(spec, shape[1:]):
+        return
+    message = (
+        f"{describe(layer, position)}: expected input of shape {format_shape(spec)}, got {shape}"
+    )
+    if len(shape) == len(spec):
+        message += (
+            "; a single sample must still carry the batch axis: reshape it with "
+            "x.reshape(1, -1) (or x.reshape(-1, 1) if it holds one feature per sample)"
+        )
+    raise ValueError(message)

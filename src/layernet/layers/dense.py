@@ -1,0 +1,144 @@
+"""Dense: the fully connected layer ``y = x @ W + b``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
+from .._validation import RngLike, as_generator, check_positive_int
+from ..initializers import InitializerLike, get_initializer, initialize
+from ..parameter import Parameter
+from .base import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer: ``y = x @ W + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of each input and output sample.
+    bias : bool
+        Whether to learn and add the bias ``b``. Without it ``bias`` stays a
+        zero Parameter that is never trained, saved or returned by
+        :meth:`parameters`, so ``layer.bias`` needs no None check.
+    weight_init, bias_init : str or callable
+        Initializers (see :mod:`layernet.initializers`): Glorot uniform and
+        zeros by default, as in Keras; ``"normal"`` is the blog's N(0, 1).
+    rng : numpy.random.Generator, int or None
+        Source of the initial weights; an int seeds a fresh Generator.
+    dtype : np.float64 or np.float32
+
+    Attributes
+    ----------
+    weight : Parameter of shape (in_features, out_features)
+        Stored so that the forward pass is one GEMM on C-contiguous memory.
+    bias : Parameter of shape (out_features,)
+    use_bias : bool
+
+    Notes
+    -----
+    Forward, for ``x`` of shape (batch, in): ``y = x @ W + b``.
+
+    Backward, given ``g = dL/dy`` of shape (batch, out): since
+    ``y[n, j] = sum_i x[n, i] W[i, j] + b[j]``,
+
+    - ``dL/dW = x.T @ g``  (each weight sees its input times the output's gradient),
+    - ``dL/db = g.sum(axis=0)``  (the bias feeds every sample),
+    - ``dL/dx = g @ W.T``.
+    """
+
+    in_features: int
+    out_features: int
+    weight: Parameter
+    bias: Parameter
+    use_bias: bool
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        weight_init: InitializerLike = "glorot_uniform",
+        bias_init: InitializerLike = "zeros",
+        rng: RngLike = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        name = f"Dense({in_features!r} -> {out_features!r})"
+        self.in_features = check_positive_int(in_features, "in_features", name)
+        self.out_features = check_positive_int(out_features, "out_features", name)
+        self.dtype = as_float_dtype(dtype)
+        self.weight_init = get_initializer(weight_init, argument=f"{name}: weight_init")
+        self.bias_init = get_initializer(bias_init, argument=f"{name}: bias_init")
+        shape = (self.in_features, self.out_features)
+        self.weight = Parameter(np.zeros(shape, dtype=self.dtype), name="weight")
+        self.use_bias = bool(bias)
+        self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype), name="bias")
+        self._x: FloatArray | None = None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng: RngLike = None) -> None:
+        """Redraw the weight (and bias) from the initializers, in place."""
+        gen = as_generator(rng)
+        fan_in, fan_out = self.in_features, self.out_features
+        self.weight.value[...] = initialize(
+            self.weight_init,
+            self.weight.shape,
+            fan_in=fan_in,
+            fan_out=fan_out,
+            rng=gen,
+            dtype=self.dtype,
+        )
+        if self.use_bias:
+            self.bias.value[...] = initialize(
+                self.bias_init,
+                self.bias.shape,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                rng=gen,
+                dtype=self.dtype,
+            )
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._x = x
+        y = x @ self.weight.value
+        if self.use_bias:
+            y += self.bias.value
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        x = self._x
+        if x is None:
+            raise self._not_run_yet()
+        np.matmul(x.T, grad_out, out=self.weight.grad)
+        if self.use_bias:
+            np.sum(grad_out, axis=0, out=self.bias.grad)
+        grad_in: FloatArray = grad_out @ self.weight.value.T
+        return grad_in
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        yield prefix + "weight", self.weight
+        if self.use_bias:
+            yield prefix + "bias", self.bias
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.use_bias,
+            "dtype": self.dtype.name,
+        }
+
+    @property
+    def input_spec(self) -> Shape:
+        return (self.in_features,)
+
+    def output_shape(self, input_shape: Shape | None) -> Shape:
+        return (self.out_features,)
+
+    def __repr__(self) -> str:
+        return f"Dense({self.in_features} -> {self.out_features})"

@@ -1,0 +1,76 @@
+"""Parameter: a trainable array and its gradient, travelling together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._typing import FloatArray
+
+
+@dataclass(eq=False, repr=False)
+class Parameter:
+    """A named array and the gradient of the loss with respect to it.
+
+    Layers create their parameters and ``backward`` overwrites ``grad`` in
+    place with the gradient of the last batch (it never accumulates);
+    optimizers update ``value`` in place from ``grad``. Identity is the hash,
+    so optimizers key their state by the Parameter itself.
+
+    Parameters
+    ----------
+    value : ndarray of float
+        The array, of any shape; float64 or float32.
+    grad : ndarray of float, optional
+        Its gradient, same shape and dtype; zeros when omitted.
+    name : str
+        A short name such as ``"weight"``; containers add dotted prefixes.
+
+    Notes
+    -----
+    Readers and writers must use ``value`` and ``grad`` in place
+    (``out=``, ``[...] =``), never rebind them, so that views held elsewhere
+    (an optimizer's flat buffers, say) stay in step.
+    """
+
+    value: FloatArray
+    grad: FloatArray = field(default_factory=lambda: np.empty(0))
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, np.ndarray) or self.value.dtype not in (
+            np.float32,
+            np.float64,
+        ):
+            raise TypeError(
+                f"Parameter {self.name!r}: value must be a float32 or float64 ndarray, "
+                f"got {type(self.value).__name__}"
+                + (f" of dtype {self.value.dtype}" if isinstance(self.value, np.ndarray) else "")
+            )
+        if self.grad.size == 0 and self.value.size != 0:
+            self.grad = np.zeros_like(self.value)
+        if self.grad.shape != self.value.shape or self.grad.dtype != self.value.dtype:
+            raise ValueError(
+                f"Parameter {self.name!r}: grad must match value's shape and dtype "
+                f"{self.value.shape} {self.value.dtype}, got {self.grad.shape} {self.grad.dtype}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``value``."""
+        return self.value.shape
+
+    @property
+    def size(self) -> int:
+        """The number of scalars in ``value``."""
+        return int(self.value.size)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of ``value`` (and ``grad``)."""
+        return self.value.dtype
+
+    def __repr__(self) -> str:
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"

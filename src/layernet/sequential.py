@@ -1,0 +1,248 @@
+"""Sequential: a stack of layers applied one after another, itself a Layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, overload
+
+import numpy as np
+
+from ._typing import ArrayLike, FloatArray, Shape
+from ._validation import as_float_array, check_positive_int, format_shape
+from .layers.base import Layer, describe, spec_fits
+from .parameter import Parameter
+
+
+class Sequential(Layer):
+    """A linear stack of layers; ``Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()])``.
+
+    A Sequential is a :class:`Layer`: it nests, and gradient checks treat it
+    like any other. Forward applies the layers in order; backward applies
+    their backward passes in reverse (the chain rule,
+    ``dL/dx = J_1^T ... J_n^T dL/dy``).
+
+    Construction checks that every item is a Layer, that all layers with
+    parameters share one dtype, and that consecutive sizes agree wherever
+    they are known, looking through shape-preserving layers such as
+    activations.
+    """
+
+    layers: list[Layer]
+
+    def __init__(self, layers: Iterable[Layer] = ()) -> None:
+        if isinstance(layers, Layer):
+            raise TypeError(
+                "Sequential: expected a list of layers, got a single Layer; wrap it in [ ]"
+            )
+        self.layers = []
+        for layer in layers:
+            self.add(layer)
+
+    # -- building ------------------------------------------------------------------
+
+    def add(self, layer: Layer) -> None:
+        """Append ``layer``, checking its type, dtype and input size against the stack."""
+        position = len(self.layers)
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential: item at position {position} must be a Layer, "
+                f"got {type(layer).__name__}"
+            )
+        candidate = [*self.layers, layer]
+        _check_dtypes(candidate)
+        _check_sizes(candidate)
+        self.layers.append(layer)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:  # type: ignore[override]
+        """The dtype of the layers that hold parameters (float64 if there are none)."""
+        for layer in self.layers:
+            if _has_parameters(layer):
+                return layer.dtype
+        return np.dtype(np.float64)
+
+    # -- container protocol --------------------------------------------------------
+
+    @overload
+    def __getitem__(self, index: int) -> Layer: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+    def __getitem__(self, index: int | slice) -> Layer | Sequential:
+        if isinstance(index, slice):
+            return Sequential(self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    # -- the maths -----------------------------------------------------------------
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    # -- structure -----------------------------------------------------------------
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for i, layer in enumerate(self.layers):
+            yield from layer.named_parameters(f"{prefix}{i}.")
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
+        for i, layer in enumerate(self.layers):
+            yield from layer.named_buffers(f"{prefix}{i}.")
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ]
+        }
+
+    @property
+    def input_spec(self) -> Shape | None:
+        for layer in self.layers:
+            if layer.input_spec is not None:
+                return layer.input_spec
+            if not layer.shape_preserving:
+                return None
+        return None
+
+    def output_shape(self, input_shape: Shape | None) -> Shape | None:
+        shape = input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape if shape is not None else layer.input_spec)
+        return shape
+
+    # -- public entry points -------------------------------------------------------
+
+    def convert_input(self, x: ArrayLike) -> FloatArray:
+        return as_float_array(x, self.dtype, f"{self!r} input")
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        """Check a batch shape against every layer in turn, naming the one that rejects it."""
+        if not self.layers:
+            raise ValueError("Sequential: the model has no layers; add some first")
+        current = shape
+        for i, layer in enumerate(self.layers):
+            layer.check_input(current, i)
+            out = layer.output_shape(current[1:])
+            if out is None or any(d is None for d in out):
+                return
+            current = (current[0], *(int(d) for d in out if d is not None))
+
+    def predict(self, x: ArrayLike, *, batch_size: int | None = None) -> FloatArray:
+        """Outputs for ``x`` in inference mode, ``batch_size`` rows at a time.
+
+        Parameters
+        ----------
+        x : array-like of shape (n, *input_shape)
+        batch_size : int, optional
+            Rows per forward pass; all at once when omitted. Bounds the memory
+            of the intermediate activations for large ``x``.
+
+        Returns
+        -------
+        ndarray of shape (n, *output_shape), of the model's dtype
+        """
+        arr = self.convert_input(x)
+        self.check_input(arr.shape)
+        n = arr.shape[0]
+        step = n if batch_size is None else check_positive_int(batch_size, "batch_size", "predict")
+        if step >= n:
+            return self.forward(arr, training=False)
+        first = self.forward(arr[:step], training=False)
+        out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+        out[:step] = first
+        for start in range(step, n, step):
+            out[start : start + step] = self.forward(arr[start : start + step], training=False)
+        return out
+
+    def summary(self, *, print_summary: bool = False) -> str:
+        """A table of each layer's output shape and parameter count, with totals.
+
+        Works before the model has seen any data; sizes not yet known show
+        as ``?``. Returns the table (and prints it when ``print_summary``).
+        """
+        rows = [("#", "Layer", "Output shape", "Params")]
+        shape: Shape | None = None
+        for i, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape if shape is not None else layer.input_spec)
+            count = sum(p.size for p in layer.parameters())
+            rows.append(
+                (str(i), repr(layer), "?" if shape is None else format_shape(shape), f"{count:,}")
+            )
+        widths = [max(len(row[c]) for row in rows) for c in range(4)]
+        rule = "-" * (sum(widths) + 6)
+
+        def line(row: tuple[str, str, str, str]) -> str:
+            return "  ".join(
+                cell.rjust(w) if c in (0, 3) else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+
+        total = sum(p.size for p in self.parameters())
+        text = "\n".join(
+            [
+                rule,
+                line(rows[0]),
+                rule,
+                *(line(r) for r in rows[1:]),
+                rule,
+                f"Total parameters: {total:,} ({self.dtype.name})",
+                rule,
+            ]
+        )
+        if print_summary:
+            print(text)
+        return text
+
+    def __repr__(self) -> str:
+        return f"Sequential({len(self.layers)} layers)"
+
+
+def _has_parameters(layer: Layer) -> bool:
+    return next(iter(layer.parameters()), None) is not None
+
+
+def _check_dtypes(layers: list[Layer]) -> None:
+    owners = [(i, layer) for i, layer in enumerate(layers) if _has_parameters(layer)]
+    if owners:
+        first_pos, first = owners[0]
+        for pos, layer in owners[1:]:
+            if layer.dtype != first.dtype:
+                raise ValueError(
+                    f"Sequential: {describe(layer, pos)} is {layer.dtype} but "
+                    f"{describe(first, first_pos)} is {first.dtype}; build every layer with "
+                    "the same dtype (nothing inside a model is silently cast)"
+                )
+
+
+def _check_sizes(layers: list[Layer]) -> None:
+    """Propagate known shapes through the stack and reject a mismatch between neighbours."""
+    shape: Shape | None = None
+    producer = -1
+    for i, layer in enumerate(layers):
+        spec = layer.input_spec
+        if spec is not None and shape is not None and not spec_fits(spec, shape):
+            source = (
+                f"{describe(layers[producer], producer)} produces {format_shape(shape)}"
+                if producer >= 0
+                else f"its input is {format_shape(shape)}"
+            )
+            raise ValueError(
+                f"Sequential: {describe(layer, i)} expects input of shape "
+                f"{format_shape(spec)}, but {source}; make the sizes agree"
+            )
+        shape = layer.output_shape(shape if shape is not None else spec)
+        if not layer.shape_preserving:
+            producer = i

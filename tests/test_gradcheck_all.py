@@ -1,0 +1,153 @@
+"""One harness runs gradcheck over every public Layer and Loss.
+
+The case tables are checked against the package's exports: a new Layer or
+Loss cannot be exported without a gradient check here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layernet
+from layernet import Layer, Loss, gradcheck
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """A layer factory, the input shape to check it on, and forward's mode."""
+
+    make: Callable[[], Layer]
+    input_shape: tuple[int, ...]
+    training: bool = False
+    id: str = ""
+    input_low: float = -2.0
+    input_high: float = 2.0
+
+
+@dataclass(frozen=True)
+class LossCase:
+    """A loss factory and a way to draw a (pred, target) pair."""
+
+    make: Callable[[], Loss]
+    data: Callable[[np.random.Generator], tuple[Any, Any]]
+    id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+LAYER_CASES: list[LayerCase] = [
+    LayerCase(lambda: layernet.Dense(3, 4, rng=0), (5, 3), id="Dense"),
+    LayerCase(lambda: layernet.Dense(1, 1, rng=1), (1, 1), id="Dense-1x1"),
+    LayerCase(lambda: layernet.Dense(4, 2, bias=False, rng=2), (3, 4), id="Dense-nobias"),
+    LayerCase(layernet.Sigmoid, (4, 3), id="Sigmoid"),
+    LayerCase(layernet.Sigmoid, (2, 3, 4), id="Sigmoid-3d"),
+    LayerCase(
+        lambda: layernet.Sequential(
+            [layernet.Dense(2, 3, rng=3), layernet.Sigmoid(), layernet.Dense(3, 1, rng=4)]
+        ),
+        (6, 2),
+        id="Sequential",
+    ),
+]
+
+LOSS_CASES: list[LossCase] = [
+    LossCase(
+        layernet.MSELoss,
+        lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
+        id="MSELoss",
+    ),
+    LossCase(
+        layernet.MSELoss,
+        lambda rng: (rng.normal(size=(4, 1)), rng.normal(size=4)),
+        id="MSELoss-1d-target",
+    ),
+]
+
+
+def _exported(base: type) -> set[type]:
+    return {
+        obj
+        for name in layernet.__all__
+        if inspect.isclass(obj := getattr(layernet, name))
+        and issubclass(obj, base)
+        and not inspect.isabstract(obj)
+    }
+
+
+def _case_class(make: Callable[[], object]) -> type:
+    return type(make())
+
+
+def test_every_exported_layer_has_a_case() -> None:
+    covered = {_case_class(case.make) for case in LAYER_CASES}
+    missing = sorted(cls.__name__ for cls in _exported(Layer) - covered)
+    assert not missing, f"add gradcheck cases for {missing} to LAYER_CASES"
+
+
+def test_every_exported_loss_has_a_case() -> None:
+    covered = {_case_class(case.make) for case in LOSS_CASES}
+    missing = sorted(cls.__name__ for cls in _exported(Loss) - covered)
+    assert not missing, f"add gradcheck cases for {missing} to LOSS_CASES"
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[c.id for c in LAYER_CASES])
+def test_layer_gradients(case: LayerCase) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(case.input_low, case.input_high, size=case.input_shape)
+    layer = case.make()
+    before = {name: p.value.copy() for name, p in layer.named_parameters()}
+    result = gradcheck(layer, x, training=case.training)
+    assert result.passed, str(result)
+    assert set(result.errors) == {"input", *before}
+    for name, p in layer.named_parameters():
+        np.testing.assert_array_equal(p.value, before[name])
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=[c.id for c in LOSS_CASES])
+def test_loss_gradients(case: LossCase) -> None:
+    pred, target = case.data(np.random.default_rng(0))
+    result = gradcheck(case.make(), pred, target)
+    assert result.passed, str(result)
+
+
+def test_gradcheck_catches_a_wrong_gradient() -> None:
+    class Doubled(layernet.Sigmoid):
+        def backward(self, grad_out: layernet.FloatArray) -> layernet.FloatArray:
+            return 2.0 * super().backward(grad_out)
+
+    result = gradcheck(Doubled(), np.linspace(-1, 1, 6).reshape(2, 3))
+    assert not result.passed
+    np.testing.assert_allclose(result.errors["input"], 0.5, rtol=1e-4)
+
+
+def test_gradcheck_catches_a_wrong_parameter_gradient() -> None:
+    class NoBiasGrad(layernet.Dense):
+        def backward(self, grad_out: layernet.FloatArray) -> layernet.FloatArray:
+            dx = super().backward(grad_out)
+            self.bias.grad[...] = 0.0
+            return dx
+
+    result = gradcheck(NoBiasGrad(2, 2, rng=0), np.ones((3, 2)))
+    assert result.errors["weight"] < 1e-6
+    assert result.errors["bias"] > 0.1  # the true gradient, reported absolutely
+    assert not result.passed
+    assert "FAILED" in str(result)
+
+
+def test_gradcheck_rejects_float32_layers() -> None:
+    with pytest.raises(TypeError, match=r"float64.*dtype=np.float64"):
+        gradcheck(layernet.Dense(2, 2, dtype=np.float32), np.ones((1, 2)))
+
+
+def test_gradcheck_needs_a_target_for_a_loss_and_none_for_a_layer() -> None:
+    with pytest.raises(TypeError, match=r"MSELoss.*target"):
+        gradcheck(layernet.MSELoss(), np.ones((2, 1)))
+    with pytest.raises(TypeError, match="takes no target"):
+        gradcheck(layernet.Sigmoid(), np.ones((2, 1)), np.ones((2, 1)))
+    with pytest.raises(TypeError, match="expected a Layer or a Loss, got str"):
+        gradcheck("dense", np.ones((2, 1)))  # type: ignore[arg-type]

@@ -1,0 +1,49 @@
+"""A downstream user's module: build, train, predict and read parameters, typed.
+
+``tests/test_typing.py`` runs ``mypy --strict`` over this file, the way a
+typed project that depends on layernet would see the API.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import layernet
+from layernet import SGD, Dense, FloatArray, Layer, MSELoss, Parameter, Sequential, Sigmoid
+
+
+def build(seed: int) -> Sequential:
+    return Sequential([Dense(2, 8, rng=seed), Sigmoid(), Dense(8, 1, rng=seed + 1), Sigmoid()])
+
+
+def train(model: Sequential, x: FloatArray, y: FloatArray, epochs: int) -> float:
+    loss = MSELoss()
+    optimizer = SGD(model.parameters(), lr=0.5, momentum=0.9)
+    value = float("nan")
+    for _ in range(epochs):
+        value = loss.forward(model.forward(x, training=True), y)
+        model.backward(loss.backward())
+        optimizer.step()
+    return value
+
+
+def first_weight(model: Sequential) -> FloatArray:
+    layer: Layer = model[0]
+    assert isinstance(layer, Dense)
+    weight: Parameter = layer.weight
+    return weight.value
+
+
+def main() -> None:
+    data = layernet.datasets.load_gender()
+    model = build(0)
+    final: float = train(model, data.x, data.y, 100)
+    predictions: FloatArray = model.predict(data.x, batch_size=2)
+    shapes: dict[str, tuple[int, ...]] = {k: v.shape for k, v in model.state_dict().items()}
+    check: layernet.GradcheckResult = layernet.gradcheck(model, data.x)
+    print(final, predictions.shape, first_weight(model).shape, shapes, check.passed)
+    print(np.round(predictions, 3), model.summary())
+
+
+if __name__ == "__main__":
+    main()
