@@ -74,8 +74,11 @@ def index_page() -> str:
             target, summary = obj.__name__, summary_of(obj)
         elif inspect.isclass(obj) or inspect.isfunction(obj):
             target, summary = f"{obj.__module__}.{obj.__qualname__}", summary_of(obj)
-        else:  # a type alias: documented with the module that defines it
-            target, summary = f"{PACKAGE}._typing.{name}", "Type alias; see the types page."
+        elif hasattr(importlib.import_module(f"{PACKAGE}._typing"), name):
+            target, summary = f"{PACKAGE}._typing.{name}", "Type alias (see the types page)."
+        else:  # some other object: listed without a link, which mkdocs could not resolve
+            lines.append(f"| `{name}` | {summary_of(obj).replace('|', '/')} |")
+            continue
         cell = summary.replace("|", "\\|")
         lines.append(f"| [`{name}`][{target}] | {cell} |")
     lines.append("")
