@@ -53,6 +53,23 @@ LAYER_CASES: list[LayerCase] = [
         (6, 2),
         id="Sequential",
     ),
+    # Activations: inputs drawn away from kinks (ReLU's and LeakyReLU's 0, ELU's 0).
+    LayerCase(layernet.Identity, (4, 3), id="Identity"),
+    LayerCase(layernet.Tanh, (4, 3), id="Tanh"),
+    LayerCase(layernet.ReLU, (4, 3), id="ReLU-positive", input_low=0.1, input_high=2.0),
+    LayerCase(layernet.ReLU, (4, 3), id="ReLU-negative", input_low=-2.0, input_high=-0.1),
+    LayerCase(lambda: layernet.LeakyReLU(0.2), (4, 3), id="LeakyReLU-negative", input_high=-0.1),
+    LayerCase(layernet.LeakyReLU, (4, 3), id="LeakyReLU-positive", input_low=0.1),
+    LayerCase(lambda: layernet.ELU(1.5), (4, 3), id="ELU-negative", input_high=-0.1),
+    LayerCase(layernet.ELU, (4, 3), id="ELU-positive", input_low=0.1),
+    LayerCase(layernet.GELU, (4, 3), id="GELU", input_low=-3.0, input_high=3.0),
+    LayerCase(
+        lambda: layernet.GELU("tanh"), (4, 3), id="GELU-tanh", input_low=-3.0, input_high=3.0
+    ),
+    LayerCase(layernet.Softplus, (4, 3), id="Softplus", input_low=-5.0, input_high=5.0),
+    LayerCase(lambda: layernet.Softplus(beta=2.0, threshold=5.0), (4, 3), id="Softplus-beta2"),
+    LayerCase(layernet.Softmax, (4, 5), id="Softmax"),
+    LayerCase(lambda: layernet.Softmax(axis=1), (2, 3, 4), id="Softmax-axis1"),
 ]
 
 LOSS_CASES: list[LossCase] = [

@@ -7,8 +7,16 @@ from ._typing import FloatArray as FloatArray
 from ._typing import IntArray as IntArray
 from .gradcheck import GradcheckResult as GradcheckResult
 from .gradcheck import gradcheck as gradcheck
+from .layers.activations import ELU as ELU
+from .layers.activations import GELU as GELU
 from .layers.activations import Activation as Activation
+from .layers.activations import Identity as Identity
+from .layers.activations import LeakyReLU as LeakyReLU
+from .layers.activations import ReLU as ReLU
 from .layers.activations import Sigmoid as Sigmoid
+from .layers.activations import Softmax as Softmax
+from .layers.activations import Softplus as Softplus
+from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
 from .layers.dense import Dense as Dense
 from .losses import Loss as Loss
@@ -21,20 +29,28 @@ from .sequential import Sequential as Sequential
 __version__ = "0.1.0"
 
 __all__ = [
+    "ELU",
+    "GELU",
     "SGD",
     "Activation",
     "ArrayLike",
     "Dense",
     "FloatArray",
     "GradcheckResult",
+    "Identity",
     "IntArray",
     "Layer",
+    "LeakyReLU",
     "Loss",
     "MSELoss",
     "Optimizer",
     "Parameter",
+    "ReLU",
     "Sequential",
     "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
     "datasets",
     "gradcheck",
     "initializers",

@@ -1,8 +1,29 @@
 """Layers, one small file per family."""
 
+from .activations import ELU as ELU
+from .activations import GELU as GELU
 from .activations import Activation as Activation
+from .activations import Identity as Identity
+from .activations import LeakyReLU as LeakyReLU
+from .activations import ReLU as ReLU
 from .activations import Sigmoid as Sigmoid
+from .activations import Softmax as Softmax
+from .activations import Softplus as Softplus
+from .activations import Tanh as Tanh
 from .base import Layer as Layer
 from .dense import Dense as Dense
 
-__all__ = ["Activation", "Dense", "Layer", "Sigmoid"]
+__all__ = [
+    "ELU",
+    "GELU",
+    "Activation",
+    "Dense",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+]
