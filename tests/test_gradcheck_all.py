@@ -83,6 +83,46 @@ LOSS_CASES: list[LossCase] = [
         lambda rng: (rng.normal(size=(4, 1)), rng.normal(size=4)),
         id="MSELoss-1d-target",
     ),
+    LossCase(
+        layernet.L1Loss,
+        lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
+        id="L1Loss",
+    ),
+    LossCase(
+        layernet.HuberLoss,
+        lambda rng: (rng.normal(size=(6, 3)), 2.0 * rng.normal(size=(6, 3))),
+        id="HuberLoss-both-regimes",
+    ),
+    LossCase(
+        lambda: layernet.HuberLoss(delta=0.3),
+        lambda rng: (rng.normal(size=(4, 1)), rng.normal(size=4)),
+        id="HuberLoss-delta",
+    ),
+    LossCase(
+        layernet.BCELoss,
+        lambda rng: (rng.uniform(0.05, 0.95, size=(6, 2)), rng.uniform(0, 1, size=(6, 2))),
+        id="BCELoss",
+    ),
+    LossCase(
+        layernet.BCEWithLogitsLoss,
+        lambda rng: (rng.normal(0, 3, size=(6, 2)), rng.integers(0, 2, size=(6, 2))),
+        id="BCEWithLogitsLoss",
+    ),
+    LossCase(
+        layernet.CrossEntropyLoss,
+        lambda rng: (rng.normal(0, 2, size=(6, 4)), rng.integers(0, 4, size=6)),
+        id="CrossEntropyLoss-labels",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.2),
+        lambda rng: (rng.normal(0, 2, size=(6, 4)), rng.integers(0, 4, size=6)),
+        id="CrossEntropyLoss-labels-smoothed",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.1),
+        lambda rng: (rng.normal(0, 2, size=(5, 3)), rng.dirichlet(np.ones(3), size=5)),
+        id="CrossEntropyLoss-probabilities",
+    ),
 ]
 
 

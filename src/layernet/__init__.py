@@ -19,6 +19,11 @@ from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
 from .layers.dense import Dense as Dense
+from .losses import BCELoss as BCELoss
+from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
+from .losses import CrossEntropyLoss as CrossEntropyLoss
+from .losses import HuberLoss as HuberLoss
+from .losses import L1Loss as L1Loss
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
 from .optimizers import SGD as SGD
@@ -34,11 +39,16 @@ __all__ = [
     "SGD",
     "Activation",
     "ArrayLike",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
     "Dense",
     "FloatArray",
     "GradcheckResult",
+    "HuberLoss",
     "Identity",
     "IntArray",
+    "L1Loss",
     "Layer",
     "LeakyReLU",
     "Loss",
