@@ -27,7 +27,12 @@ from .losses import L1Loss as L1Loss
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
 from .optimizers import SGD as SGD
+from .optimizers import Adagrad as Adagrad
+from .optimizers import Adam as Adam
+from .optimizers import AdamW as AdamW
 from .optimizers import Optimizer as Optimizer
+from .optimizers import RMSprop as RMSprop
+from .optimizers import clip_grad_norm as clip_grad_norm
 from .parameter import Parameter as Parameter
 from .sequential import Sequential as Sequential
 
@@ -38,6 +43,9 @@ __all__ = [
     "GELU",
     "SGD",
     "Activation",
+    "Adagrad",
+    "Adam",
+    "AdamW",
     "ArrayLike",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -55,12 +63,14 @@ __all__ = [
     "MSELoss",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Softmax",
     "Softplus",
     "Tanh",
+    "clip_grad_norm",
     "datasets",
     "gradcheck",
     "initializers",
