@@ -34,6 +34,12 @@ from .optimizers import Optimizer as Optimizer
 from .optimizers import RMSprop as RMSprop
 from .optimizers import clip_grad_norm as clip_grad_norm
 from .parameter import Parameter as Parameter
+from .schedules import CosineAnnealingLR as CosineAnnealingLR
+from .schedules import ExponentialLR as ExponentialLR
+from .schedules import LinearWarmup as LinearWarmup
+from .schedules import LRSchedule as LRSchedule
+from .schedules import SequentialLR as SequentialLR
+from .schedules import StepLR as StepLR
 from .sequential import Sequential as Sequential
 
 __version__ = "0.1.0"
@@ -49,16 +55,20 @@ __all__ = [
     "ArrayLike",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dense",
+    "ExponentialLR",
     "FloatArray",
     "GradcheckResult",
     "HuberLoss",
     "Identity",
     "IntArray",
     "L1Loss",
+    "LRSchedule",
     "Layer",
     "LeakyReLU",
+    "LinearWarmup",
     "Loss",
     "MSELoss",
     "Optimizer",
@@ -66,9 +76,11 @@ __all__ = [
     "RMSprop",
     "ReLU",
     "Sequential",
+    "SequentialLR",
     "Sigmoid",
     "Softmax",
     "Softplus",
+    "StepLR",
     "Tanh",
     "clip_grad_norm",
     "datasets",
