@@ -19,6 +19,10 @@ from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
 from .layers.dense import Dense as Dense
+from .layers.normalization import BatchNorm1d as BatchNorm1d
+from .layers.normalization import LayerNorm as LayerNorm
+from .layers.regularization import Dropout as Dropout
+from .layers.reshape import Flatten as Flatten
 from .losses import BCELoss as BCELoss
 from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
 from .losses import CrossEntropyLoss as CrossEntropyLoss
@@ -55,10 +59,13 @@ __all__ = [
     "ArrayLike",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
     "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dense",
+    "Dropout",
     "ExponentialLR",
+    "Flatten",
     "FloatArray",
     "GradcheckResult",
     "HuberLoss",
@@ -67,6 +74,7 @@ __all__ = [
     "L1Loss",
     "LRSchedule",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "LinearWarmup",
     "Loss",

@@ -12,14 +12,22 @@ from .activations import Softplus as Softplus
 from .activations import Tanh as Tanh
 from .base import Layer as Layer
 from .dense import Dense as Dense
+from .normalization import BatchNorm1d as BatchNorm1d
+from .normalization import LayerNorm as LayerNorm
+from .regularization import Dropout as Dropout
+from .reshape import Flatten as Flatten
 
 __all__ = [
     "ELU",
     "GELU",
     "Activation",
+    "BatchNorm1d",
     "Dense",
+    "Dropout",
+    "Flatten",
     "Identity",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "ReLU",
     "Sigmoid",
