@@ -40,6 +40,42 @@ class LossCase:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _dropout_with_a_fixed_mask() -> Layer:
+    """Dropout whose generator is rewound before every forward, so each draws the same mask.
+
+    It is Dropout's own forward and backward; only the randomness is frozen,
+    which is what makes finite differences meaningful.
+    """
+    layer = layernet.Dropout(0.4, rng=0)
+    state = layer.rng.bit_generator.state
+    forward = layer.forward
+
+    def rewound(x: layernet.FloatArray, *, training: bool = False) -> layernet.FloatArray:
+        layer.rng.bit_generator.state = state
+        return forward(x, training=training)
+
+    layer.forward = rewound  # type: ignore[method-assign]
+    return layer
+
+
+def _batchnorm(per_sample: tuple[int, ...]) -> Layer:
+    """BatchNorm1d with non-trivial gamma, beta and running statistics."""
+    rng = np.random.default_rng(5)
+    layer = layernet.BatchNorm1d(per_sample[0])
+    layer.gamma.value[...] = rng.uniform(0.5, 1.5, size=per_sample[0])
+    layer.beta.value[...] = rng.normal(size=per_sample[0])
+    layer.forward(rng.normal(1.0, 2.0, size=(8, *per_sample)), training=True)
+    return layer
+
+
+def _layernorm(features: int) -> Layer:
+    rng = np.random.default_rng(6)
+    layer = layernet.LayerNorm(features)
+    layer.gamma.value[...] = rng.uniform(0.5, 1.5, size=features)
+    layer.beta.value[...] = rng.normal(size=features)
+    return layer
+
+
 LAYER_CASES: list[LayerCase] = [
     LayerCase(lambda: layernet.Dense(3, 4, rng=0), (5, 3), id="Dense"),
     LayerCase(lambda: layernet.Dense(1, 1, rng=1), (1, 1), id="Dense-1x1"),
@@ -53,6 +89,32 @@ LAYER_CASES: list[LayerCase] = [
         (6, 2),
         id="Sequential",
     ),
+    # Activations: inputs drawn away from kinks (ReLU's and LeakyReLU's 0, ELU's 0).
+    LayerCase(layernet.Identity, (4, 3), id="Identity"),
+    LayerCase(layernet.Tanh, (4, 3), id="Tanh"),
+    LayerCase(layernet.ReLU, (4, 3), id="ReLU-positive", input_low=0.1, input_high=2.0),
+    LayerCase(layernet.ReLU, (4, 3), id="ReLU-negative", input_low=-2.0, input_high=-0.1),
+    LayerCase(lambda: layernet.LeakyReLU(0.2), (4, 3), id="LeakyReLU-negative", input_high=-0.1),
+    LayerCase(layernet.LeakyReLU, (4, 3), id="LeakyReLU-positive", input_low=0.1),
+    LayerCase(lambda: layernet.ELU(1.5), (4, 3), id="ELU-negative", input_high=-0.1),
+    LayerCase(layernet.ELU, (4, 3), id="ELU-positive", input_low=0.1),
+    LayerCase(layernet.GELU, (4, 3), id="GELU", input_low=-3.0, input_high=3.0),
+    LayerCase(
+        lambda: layernet.GELU("tanh"), (4, 3), id="GELU-tanh", input_low=-3.0, input_high=3.0
+    ),
+    LayerCase(layernet.Softplus, (4, 3), id="Softplus", input_low=-5.0, input_high=5.0),
+    LayerCase(lambda: layernet.Softplus(beta=2.0, threshold=5.0), (4, 3), id="Softplus-beta2"),
+    LayerCase(layernet.Softmax, (4, 5), id="Softmax"),
+    LayerCase(lambda: layernet.Softmax(axis=1), (2, 3, 4), id="Softmax-axis1"),
+    LayerCase(_dropout_with_a_fixed_mask, (4, 5), training=True, id="Dropout-training-fixed-mask"),
+    LayerCase(lambda: layernet.Dropout(0.5, rng=0), (4, 5), id="Dropout-inference"),
+    LayerCase(lambda: _batchnorm((4,)), (6, 4), training=True, id="BatchNorm1d-training"),
+    LayerCase(lambda: _batchnorm((3, 5)), (4, 3, 5), training=True, id="BatchNorm1d-training-3d"),
+    LayerCase(lambda: _batchnorm((4,)), (6, 4), id="BatchNorm1d-inference"),
+    LayerCase(lambda: _batchnorm((3, 5)), (4, 3, 5), id="BatchNorm1d-inference-3d"),
+    LayerCase(lambda: _layernorm(5), (4, 5), id="LayerNorm"),
+    LayerCase(lambda: _layernorm(4), (2, 3, 4), id="LayerNorm-3d"),
+    LayerCase(layernet.Flatten, (2, 3, 4), id="Flatten"),
 ]
 
 LOSS_CASES: list[LossCase] = [
@@ -65,6 +127,46 @@ LOSS_CASES: list[LossCase] = [
         layernet.MSELoss,
         lambda rng: (rng.normal(size=(4, 1)), rng.normal(size=4)),
         id="MSELoss-1d-target",
+    ),
+    LossCase(
+        layernet.L1Loss,
+        lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
+        id="L1Loss",
+    ),
+    LossCase(
+        layernet.HuberLoss,
+        lambda rng: (rng.normal(size=(6, 3)), 2.0 * rng.normal(size=(6, 3))),
+        id="HuberLoss-both-regimes",
+    ),
+    LossCase(
+        lambda: layernet.HuberLoss(delta=0.3),
+        lambda rng: (rng.normal(size=(4, 1)), rng.normal(size=4)),
+        id="HuberLoss-delta",
+    ),
+    LossCase(
+        layernet.BCELoss,
+        lambda rng: (rng.uniform(0.05, 0.95, size=(6, 2)), rng.uniform(0, 1, size=(6, 2))),
+        id="BCELoss",
+    ),
+    LossCase(
+        layernet.BCEWithLogitsLoss,
+        lambda rng: (rng.normal(0, 3, size=(6, 2)), rng.integers(0, 2, size=(6, 2))),
+        id="BCEWithLogitsLoss",
+    ),
+    LossCase(
+        layernet.CrossEntropyLoss,
+        lambda rng: (rng.normal(0, 2, size=(6, 4)), rng.integers(0, 4, size=6)),
+        id="CrossEntropyLoss-labels",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.2),
+        lambda rng: (rng.normal(0, 2, size=(6, 4)), rng.integers(0, 4, size=6)),
+        id="CrossEntropyLoss-labels-smoothed",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.1),
+        lambda rng: (rng.normal(0, 2, size=(5, 3)), rng.dirichlet(np.ones(3), size=5)),
+        id="CrossEntropyLoss-probabilities",
     ),
 ]
 

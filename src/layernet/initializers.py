@@ -172,7 +172,15 @@ InitializerLike = str | Initializer
 
 
 def get_initializer(init: object, *, argument: str = "init") -> Initializer:
-    """Resolve a name from :data:`INITIALIZERS` or pass a callable through."""
+    """Resolve a name from :data:`INITIALIZERS`, build a class, or pass a callable through.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    TypeError
+        For anything that is neither a name nor callable.
+    """
     if isinstance(init, str):
         try:
             return INITIALIZERS[init]()
@@ -181,6 +189,16 @@ def get_initializer(init: object, *, argument: str = "init") -> Initializer:
             raise ValueError(
                 f"{argument}: unknown initializer {init!r}; choose one of {names}, "
                 "or pass a callable"
+            ) from None
+    if isinstance(init, type):
+        # ``GlorotUniform`` where ``GlorotUniform()`` was meant: build it with its defaults.
+        cls: type = init
+        try:
+            init = cls()
+        except TypeError as exc:
+            raise TypeError(
+                f"{argument}: got the class {cls.__name__}, which cannot be built without "
+                f"arguments ({exc}); pass an instance"
             ) from None
     if callable(init):
         return cast(Initializer, init)

@@ -6,13 +6,15 @@ own, it keeps float32 input float32 and converts anything else to float64.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from .._typing import ArrayLike, FloatArray
-from .._validation import as_float_array
+from .._validation import as_float_array, check_float
 from .base import Layer
 
 
@@ -51,3 +53,332 @@ class Sigmoid(Activation):
         grad *= y
         grad *= grad_out
         return grad
+
+
+class Identity(Activation):
+    """Identity: ``y = x``.
+
+    A placeholder layer (torch's ``nn.Identity``); forward returns its input
+    unchanged (no copy).
+
+    Backward: ``dy/dx = 1``, so ``dL/dx = g``.
+    """
+
+    def __init__(self) -> None:
+        self._ran = False
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._ran = True
+        return x
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        if not self._ran:
+            raise self._not_run_yet()
+        return grad_out
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent: ``y = tanh(x) = (e^x - e^-x) / (e^x + e^-x)``.
+
+    ``np.tanh`` saturates to +-1 without overflow for any input magnitude.
+
+    Backward: ``dy/dx = 1 - y**2``, so ``dL/dx = g * (1 - y**2)``; the layer
+    caches its output ``y``.
+    """
+
+    def __init__(self) -> None:
+        self._y: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        y: FloatArray = np.tanh(x)
+        self._y = y
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        y = self._y
+        if y is None:
+            raise self._not_run_yet()
+        grad = y * y
+        np.subtract(1.0, grad, out=grad)
+        grad *= grad_out
+        return grad
+
+
+class ReLU(Activation):
+    """Rectified linear unit: ``y = max(x, 0)``.
+
+    Backward: ``dy/dx = 1`` where ``x > 0`` and ``0`` elsewhere (torch's
+    choice at the kink ``x = 0``), so ``dL/dx = g * (x > 0)``.
+    """
+
+    def __init__(self) -> None:
+        self._x: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._x = x
+        y: FloatArray = np.maximum(x, 0.0, dtype=x.dtype)
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        x = self._x
+        if x is None:
+            raise self._not_run_yet()
+        grad: FloatArray = np.where(x > 0, grad_out, 0.0).astype(grad_out.dtype, copy=False)
+        return grad
+
+
+class LeakyReLU(Activation):
+    """Leaky ReLU: ``y = x`` for ``x > 0``, ``y = negative_slope * x`` otherwise.
+
+    Parameters
+    ----------
+    negative_slope : float
+        The slope for negative inputs, 0.01 by default (torch's default).
+
+    Backward: ``dy/dx = 1`` for ``x > 0``, ``negative_slope`` otherwise, so
+    ``dL/dx = g * where(x > 0, 1, negative_slope)``.
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope: float = check_float(negative_slope, "negative_slope", "LeakyReLU")
+        self._x: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._x = x
+        y: FloatArray = np.where(x > 0, x, x * self.negative_slope)
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        x = self._x
+        if x is None:
+            raise self._not_run_yet()
+        grad: FloatArray = np.where(x > 0, grad_out, grad_out * self.negative_slope)
+        return grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(negative_slope={self.negative_slope})"
+
+
+class ELU(Activation):
+    """Exponential linear unit: ``y = x`` for ``x > 0``, ``y = alpha * (exp(x) - 1)`` otherwise.
+
+    Computed with ``expm1`` on ``min(x, 0)``, so large positive inputs never
+    reach ``exp``.
+
+    Parameters
+    ----------
+    alpha : float
+        The negative saturation value ``-alpha``, 1.0 by default.
+
+    Backward: ``dy/dx = 1`` for ``x > 0`` and ``alpha * exp(x) = y + alpha``
+    otherwise, so ``dL/dx = g * where(x > 0, 1, y + alpha)``.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha: float = check_float(alpha, "alpha", "ELU")
+        self._x: FloatArray | None = None
+        self._y: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        neg = np.minimum(x, 0.0, dtype=x.dtype)
+        np.expm1(neg, out=neg)
+        neg *= self.alpha
+        y: FloatArray = np.where(x > 0, x, neg)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        x, y = self._x, self._y
+        if x is None or y is None:
+            raise self._not_run_yet()
+        slope = y + self.alpha
+        grad: FloatArray = np.where(x > 0, grad_out, grad_out * slope)
+        return grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    def __repr__(self) -> str:
+        return f"ELU(alpha={self.alpha})"
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit: ``y = x * Phi(x)``, ``Phi`` the standard normal CDF.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}
+        ``"none"`` (default, torch's default) is exact:
+        ``Phi(x) = (1 + erf(x / sqrt(2))) / 2``. ``"tanh"`` uses
+        ``Phi(x) ~ (1 + tanh(k * (x + 0.044715 * x**3))) / 2`` with
+        ``k = sqrt(2 / pi)``.
+
+    Backward, exact: ``dy/dx = Phi(x) + x * phi(x)`` with the normal density
+    ``phi(x) = exp(-x**2 / 2) / sqrt(2 pi)``. Tanh form, with
+    ``t = tanh(u)``, ``u = k (x + 0.044715 x**3)``:
+    ``dy/dx = (1 + t) / 2 + x (1 - t**2) k (1 + 3 * 0.044715 x**2) / 2``.
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate: str = approximate
+        self._x: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._x = x
+        if self.approximate == "none":
+            y: FloatArray = ndtr(x)
+            y *= x
+            return y
+        t = self._tanh_term(x)
+        t += 1.0
+        t *= x
+        t *= 0.5
+        return t
+
+    @staticmethod
+    def _tanh_term(x: FloatArray) -> FloatArray:
+        u = x * x
+        u *= _GELU_CUBIC
+        u += 1.0
+        u *= x
+        u *= _SQRT_2_OVER_PI
+        t: FloatArray = np.tanh(u, out=u)
+        return t
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        x = self._x
+        if x is None:
+            raise self._not_run_yet()
+        if self.approximate == "none":
+            density = x * x
+            density *= -0.5
+            np.exp(density, out=density)
+            density *= _INV_SQRT_2PI
+            density *= x
+            density += ndtr(x)
+            density *= grad_out
+            return density
+        t = self._tanh_term(x)
+        inner = x * x
+        inner *= 3.0 * _GELU_CUBIC
+        inner += 1.0
+        inner *= _SQRT_2_OVER_PI
+        inner *= x
+        inner *= 1.0 - t * t
+        t += 1.0
+        t += inner
+        t *= 0.5
+        t *= grad_out
+        return t
+
+    def get_config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
+
+    def __repr__(self) -> str:
+        return f"GELU(approximate={self.approximate!r})"
+
+
+class Softplus(Activation):
+    """Softplus: ``y = log(1 + exp(beta * x)) / beta``, linear above a threshold.
+
+    torch's semantics: where ``beta * x > threshold`` the layer returns ``x``
+    itself. Below it the value comes from ``logaddexp(0, beta * x)``, which is
+    finite for any input magnitude (no ``exp`` overflow).
+
+    Parameters
+    ----------
+    beta : float
+        Positive sharpness, 1.0 by default.
+    threshold : float
+        Where the layer turns linear, 20.0 by default.
+
+    Backward: ``dy/dx = exp(beta x) / (1 + exp(beta x)) = sigmoid(beta * x)``
+    (1 in the linear region), so ``dL/dx = g * expit(beta * x)``.
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        self.beta = check_float(beta, "beta", "Softplus")
+        if not self.beta > 0:
+            raise ValueError(f"Softplus: beta must be positive, got {beta}")
+        self.threshold = check_float(threshold, "threshold", "Softplus")
+        self._bx: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        bx = x * self.beta if self.beta != 1.0 else x
+        self._bx = bx
+        soft = np.logaddexp(0.0, bx, dtype=x.dtype)
+        if self.beta != 1.0:
+            soft /= self.beta
+        y: FloatArray = np.where(bx > self.threshold, x, soft)
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        bx = self._bx
+        if bx is None:
+            raise self._not_run_yet()
+        slope: FloatArray = expit(bx)
+        slope[bx > self.threshold] = 1.0
+        slope *= grad_out
+        return slope
+
+    def get_config(self) -> dict[str, Any]:
+        return {"beta": self.beta, "threshold": self.threshold}
+
+    def __repr__(self) -> str:
+        return f"Softplus(beta={self.beta}, threshold={self.threshold})"
+
+
+class Softmax(Activation):
+    """Softmax along ``axis``: ``y_i = exp(x_i) / sum_j exp(x_j)``.
+
+    Computed as ``exp(x - max(x))`` over the axis, so no input magnitude
+    overflows. Not element-wise, but parameter-free and shape-preserving.
+    For classification, feed logits to :class:`~layernet.CrossEntropyLoss`
+    instead: it fuses the softmax with the log for stability.
+
+    Parameters
+    ----------
+    axis : int
+        The axis that sums to one, -1 (the features) by default.
+
+    Backward: the Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so
+    ``dL/dx = y * (g - sum(g * y, axis))``.
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"Softmax: axis must be an integer, got {type(axis).__name__}")
+        self.axis: int = int(axis)
+        self._y: FloatArray | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        y: FloatArray = x - x.max(axis=self.axis, keepdims=True)
+        np.exp(y, out=y)
+        y /= y.sum(axis=self.axis, keepdims=True)
+        self._y = y
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        y = self._y
+        if y is None:
+            raise self._not_run_yet()
+        grad = grad_out * y
+        dot = grad.sum(axis=self.axis, keepdims=True)
+        grad -= y * dot
+        return grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+    def __repr__(self) -> str:
+        return f"Softmax(axis={self.axis})"

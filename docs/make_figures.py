@@ -1,0 +1,140 @@
+"""Draw the documentation's figures into docs/figures/ (PNG, committed to git).
+
+Run ``python docs/make_figures.py`` after installing the docs extra
+(``pip install -e ".[docs]"``); ``--outdir`` writes elsewhere. Each figure is one
+function that takes the output directory and returns the path it wrote; add new
+figures (the digits confusion matrix or training curve, the benchmark chart) as
+functions and list them in FIGURES.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from layernet import Sequential
+from layernet.__main__ import build_gender_model, train_per_sample
+from layernet.datasets import HEIGHT_SHIFT_IN, WEIGHT_SHIFT_LB, load_gender, load_gender_test
+
+HERE = Path(__file__).resolve().parent
+FEMALE, MALE = "#c2185b", "#1565c0"
+
+
+def _trained_gender_model() -> tuple[Sequential, list[int], list[float]]:
+    """The tutorial's model (seed 0, per-sample SGD, lr 0.1, 1000 epochs) and its loss curve."""
+    data = load_gender()
+    model = build_gender_model(0)
+    epochs: list[int] = []
+    losses: list[float] = []
+
+    def record(epoch: int, value: float) -> None:
+        epochs.append(epoch)
+        losses.append(value)
+
+    record(0, float(np.mean((model.predict(data.x) - data.y) ** 2)))
+    train_per_sample(model, data.x, data.y, epochs=1000, lr=0.1, report=record, report_every=1)
+    return model, epochs, losses
+
+
+def gender_loss(outdir: Path) -> Path:
+    """The MSE over the four training people after each epoch."""
+    _, epochs, losses = _trained_gender_model()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    ax.semilogy(epochs, losses, color="#37474f", linewidth=2)
+    ax.set_xlabel("epoch (one SGD step per person)")
+    ax.set_ylabel("MSE over the four people (log scale)")
+    ax.set_title("Training the 2-2-1 gender model (SGD, lr 0.1, seed 0)")
+    ax.set_xlim(0, epochs[-1])
+    ax.grid(alpha=0.3, which="both")
+    ax.annotate(
+        f"after {epochs[-1]} epochs: {losses[-1]:.4f}",
+        xy=(epochs[-1], losses[-1]),
+        xytext=(-20, 30),
+        textcoords="offset points",
+        ha="right",
+        arrowprops={"arrowstyle": "->", "color": "#37474f"},
+    )
+    return _save(fig, outdir / "gender_loss.png")
+
+
+def gender_boundary(outdir: Path) -> Path:
+    """P(female) over (weight, height), the 0.5 boundary, the people trained on and asked about."""
+    model, _, _ = _trained_gender_model()
+    train, test = load_gender(), load_gender_test()
+    weights = np.linspace(105, 175, 281)
+    heights = np.linspace(56, 76, 201)
+    ww, hh = np.meshgrid(weights, heights)
+    grid = np.column_stack([ww.ravel() - WEIGHT_SHIFT_LB, hh.ravel() - HEIGHT_SHIFT_IN])
+    prob = model.predict(grid)[:, 0].reshape(ww.shape)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    mesh = ax.contourf(ww, hh, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+    ax.contour(ww, hh, prob, levels=[0.5], colors="black", linewidths=1.5)
+    fig.colorbar(mesh, ax=ax, label="network output: P(female)")
+    for data, marker in ((train, "o"), (test, "*")):
+        outputs = model.predict(data.x)[:, 0]
+        for name, (w, h), (y,), p in zip(data.names, data.raw, data.y, outputs, strict=True):
+            ax.scatter(
+                w,
+                h,
+                marker=marker,
+                s=220 if marker == "*" else 90,
+                color=FEMALE if y == 1 else MALE,
+                edgecolors="black",
+                linewidths=1.5,
+                zorder=3,
+            )
+            ax.annotate(
+                f"{name}: {p:.2f}",
+                (w, h),
+                xytext=(8, -4),
+                textcoords="offset points",
+                fontsize=9,
+                fontweight="bold",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.8, "lw": 0},
+            )
+    ax.set_xlabel("weight (lb)")
+    ax.set_ylabel("height (in)")
+    ax.set_title("What the gender model learned (black line: output 0.5)")
+    ax.scatter([], [], marker="o", color="grey", edgecolors="black", label="trained on")
+    ax.scatter([], [], marker="*", s=160, color="grey", edgecolors="black", label="asked about")
+    ax.scatter([], [], marker="s", color=FEMALE, label="female")
+    ax.scatter([], [], marker="s", color=MALE, label="male")
+    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    return _save(fig, outdir / "gender_boundary.png")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+FIGURES: list[Callable[[Path], Path]] = [
+    gender_loss,
+    gender_boundary,
+    # digits: confusion matrix / training curve, once the digits example lands
+    # benchmarks: the timing chart, once the benchmark suite lands
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--outdir", type=Path, default=HERE / "figures")
+    args = parser.parse_args()
+    for make in FIGURES:
+        print(make(args.outdir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Normalization layers: BatchNorm1d and LayerNorm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
+from .._validation import check_float, check_positive_int
+from ..parameter import Parameter
+from .base import Layer, describe
+
+
+def _check_eps(eps: object, owner: str) -> float:
+    value = check_float(eps, "eps", owner)
+    if not value > 0:
+        raise ValueError(f"{owner}: eps must be positive, got {eps}")
+    return value
+
+
+class BatchNorm1d(Layer):
+    """Batch normalization over the batch (and length) axes, as torch's ``BatchNorm1d``.
+
+    For input of shape (batch, C) or (batch, C, L), per channel ``c``::
+
+        y = gamma_c * (x - mean_c) / sqrt(var_c + eps) + beta_c
+
+    In training, ``mean_c`` and ``var_c`` (biased) are the statistics of the
+    batch over its ``n = batch`` (or ``batch * L``) values of channel ``c``,
+    and the running statistics move towards them::
+
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)
+
+    (the unbiased variance, as torch). In inference the running statistics
+    are used instead and nothing is updated.
+
+    Parameters
+    ----------
+    num_features : int
+        The channel count ``C``.
+    momentum : float
+        In [0, 1]; 0.1 by default (torch's meaning: the weight of the new batch).
+    eps : float
+        Positive, added to the variance; 1e-5 by default.
+    dtype : np.float64 or np.float32
+
+    Attributes
+    ----------
+    gamma, beta : Parameter of shape (num_features,)
+        Scale (ones) and shift (zeros).
+    running_mean, running_var : ndarray of shape (num_features,)
+        Buffers (zeros and ones at first), saved with the state dict.
+
+    Notes
+    -----
+    Backward, with ``x_hat = (x - mean) * inv_std``, ``inv_std = 1/sqrt(var + eps)``
+    and ``g = dL/dy``: ``dL/dbeta = sum(g)``, ``dL/dgamma = sum(g * x_hat)``
+    (sums over every axis but the channel). In inference ``mean`` and ``var``
+    are constants, so ``dL/dx = g * gamma * inv_std``. In training they depend
+    on ``x``; differentiating through them gives
+    ``dL/dx = gamma * inv_std / n * (n g - sum(g) - x_hat * sum(g * x_hat))``.
+    """
+
+    shape_preserving: ClassVar[bool] = True
+    num_features: int
+    momentum: float
+    eps: float
+    gamma: Parameter
+    beta: Parameter
+    running_mean: FloatArray
+    running_var: FloatArray
+
+    def __init__(
+        self,
+        num_features: int,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        *,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        name = f"BatchNorm1d({num_features!r})"
+        self.num_features = check_positive_int(num_features, "num_features", name)
+        self.momentum = check_float(momentum, "momentum", name)
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum}")
+        self.eps = _check_eps(eps, name)
+        self.dtype = as_float_dtype(dtype)
+        c = self.num_features
+        self.gamma = Parameter(np.ones(c, dtype=self.dtype), name="gamma")
+        self.beta = Parameter(np.zeros(c, dtype=self.dtype), name="beta")
+        self.running_mean = np.zeros(c, dtype=self.dtype)
+        self.running_var = np.ones(c, dtype=self.dtype)
+        self._cache: tuple[FloatArray, FloatArray, bool] | None = None
+
+    def reset_running_stats(self) -> None:
+        """Running mean back to zeros, running variance back to ones (in place)."""
+        self.running_mean[...] = 0.0
+        self.running_var[...] = 1.0
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        view = (1, -1) if x.ndim == 2 else (1, -1, 1)
+        if training:
+            n = x.size // self.num_features
+            if n < 2:
+                raise ValueError(
+                    f"{self!r}: training needs more than one value per channel, got input of "
+                    f"shape {x.shape}; use a batch of at least 2 or training=False"
+                )
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(view)
+            var = np.mean(xc * xc, axis=axes)
+            m = self.momentum
+            self.running_mean *= 1.0 - m
+            self.running_mean += m * mean
+            self.running_var *= 1.0 - m
+            self.running_var += (m * n / (n - 1)) * var
+        else:
+            xc = x - self.running_mean.reshape(view)
+            var = self.running_var
+        inv_std = var + self.eps
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
+        x_hat = xc
+        x_hat *= inv_std.reshape(view)
+        self._cache = (x_hat, inv_std, training)
+        y: FloatArray = x_hat * self.gamma.value.reshape(view)
+        y += self.beta.value.reshape(view)
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        if self._cache is None:
+            raise self._not_run_yet()
+        x_hat, inv_std, training = self._cache
+        axes = (0,) if grad_out.ndim == 2 else (0, 2)
+        view = (1, -1) if grad_out.ndim == 2 else (1, -1, 1)
+        np.sum(grad_out, axis=axes, out=self.beta.grad)
+        np.sum(grad_out * x_hat, axis=axes, out=self.gamma.grad)
+        scale = self.gamma.value * inv_std
+        if not training:
+            grad: FloatArray = grad_out * scale.reshape(view)
+            return grad
+        n = grad_out.size // self.num_features
+        grad = x_hat * self.gamma.grad.reshape(view)
+        np.subtract(grad_out * float(n), grad, out=grad)
+        grad -= self.beta.grad.reshape(view)
+        grad *= (scale / n).reshape(view)
+        return grad
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        yield prefix + "gamma", self.gamma
+        yield prefix + "beta", self.beta
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
+        yield prefix + "running_mean", self.running_mean
+        yield prefix + "running_var", self.running_var
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "num_features": self.num_features,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "dtype": self.dtype.name,
+        }
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        if len(shape) in (2, 3) and shape[1] == self.num_features:
+            return
+        c = self.num_features
+        raise ValueError(
+            f"{describe(self, position)}: expected input of shape (batch, {c}) or "
+            f"(batch, {c}, length), got {shape}"
+        )
+
+    def output_shape(self, input_shape: Shape | None) -> Shape | None:
+        return input_shape
+
+    def __repr__(self) -> str:
+        return f"BatchNorm1d({self.num_features})"
+
+
+class LayerNorm(Layer):
+    """Layer normalization over the last axis, as torch's ``LayerNorm(num_features)``.
+
+    For each sample (each position, for inputs with more axes) with ``C``
+    features along the last axis::
+
+        y = gamma * (x - mean) / sqrt(var + eps) + beta
+
+    ``mean`` and ``var`` (biased) taken over that axis; the same in training
+    and inference.
+
+    Parameters
+    ----------
+    num_features : int
+        The size ``C`` of the last axis.
+    eps : float
+        Positive, 1e-5 by default.
+    dtype : np.float64 or np.float32
+
+    Attributes
+    ----------
+    gamma, beta : Parameter of shape (num_features,)
+
+    Notes
+    -----
+    Backward, with ``x_hat = (x - mean) * inv_std`` and ``h = g * gamma``
+    (``g = dL/dy``): ``dL/dbeta = sum(g)``, ``dL/dgamma = sum(g * x_hat)``
+    over every axis but the last, and, differentiating through ``mean`` and
+    ``var`` of each row,
+    ``dL/dx = inv_std * (h - mean(h) - x_hat * mean(h * x_hat))`` (means over
+    the last axis).
+    """
+
+    shape_preserving: ClassVar[bool] = True
+    num_features: int
+    eps: float
+    gamma: Parameter
+    beta: Parameter
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, *, dtype: DTypeLike = np.float64
+    ) -> None:
+        name = f"LayerNorm({num_features!r})"
+        self.num_features = check_positive_int(num_features, "num_features", name)
+        self.eps = _check_eps(eps, name)
+        self.dtype = as_float_dtype(dtype)
+        self.gamma = Parameter(np.ones(self.num_features, dtype=self.dtype), name="gamma")
+        self.beta = Parameter(np.zeros(self.num_features, dtype=self.dtype), name="beta")
+        self._cache: tuple[FloatArray, FloatArray] | None = None
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        x_hat = x - x.mean(axis=-1, keepdims=True)
+        inv_std = np.mean(x_hat * x_hat, axis=-1, keepdims=True)
+        inv_std += self.eps
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
+        x_hat *= inv_std
+        self._cache = (x_hat, inv_std)
+        y: FloatArray = x_hat * self.gamma.value
+        y += self.beta.value
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        if self._cache is None:
+            raise self._not_run_yet()
+        x_hat, inv_std = self._cache
+        c = self.num_features
+        np.sum(grad_out.reshape(-1, c), axis=0, out=self.beta.grad)
+        np.sum((grad_out * x_hat).reshape(-1, c), axis=0, out=self.gamma.grad)
+        h = grad_out * self.gamma.value
+        proj = np.mean(h * x_hat, axis=-1, keepdims=True)
+        h -= h.mean(axis=-1, keepdims=True)
+        h -= x_hat * proj
+        h *= inv_std
+        return h
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        yield prefix + "gamma", self.gamma
+        yield prefix + "beta", self.beta
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        if len(shape) >= 2 and shape[-1] == self.num_features:
+            return
+        raise ValueError(
+            f"{describe(self, position)}: expected input of shape (batch, ..., "
+            f"{self.num_features}) (normalized over the last axis), got {shape}"
+        )
+
+    def output_shape(self, input_shape: Shape | None) -> Shape | None:
+        return input_shape
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.num_features})"

@@ -1,0 +1,77 @@
+"""Regularization layers: Dropout."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._typing import ArrayLike, FloatArray
+from .._validation import RngLike, as_float_array, as_generator, check_float
+from .base import Layer
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each input with probability ``p``, scale the rest.
+
+    ``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)`` drawn afresh
+    on every training forward, so the expected output equals ``x`` and
+    inference needs no rescaling: with ``training=False`` (or ``p = 0``) the
+    layer returns its input unchanged. Parameter-free; like an activation it
+    keeps float32 input float32.
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an element, in [0, 1); 0.5 by default (torch).
+    rng : numpy.random.Generator, int or None
+        Source of the masks; an int seeds a fresh Generator.
+
+    Backward: ``y`` is linear in ``x`` for a fixed mask, so
+    ``dL/dx = g * mask / (1 - p)`` with the mask of the last forward
+    (``dL/dx = g`` after an inference forward).
+    """
+
+    shape_preserving: ClassVar[bool] = True
+    p: float
+    rng: np.random.Generator
+
+    def __init__(self, p: float = 0.5, *, rng: RngLike = None) -> None:
+        self.p = check_float(p, "p", "Dropout")
+        if not 0.0 <= self.p < 1.0:
+            raise ValueError(
+                f"Dropout: p must be in [0, 1) (the probability of dropping an element), got {p}"
+            )
+        self.rng = as_generator(rng)
+        self._scaled_mask: FloatArray | None = None
+        self._ran = False
+
+    def convert_input(self, x: ArrayLike) -> FloatArray:
+        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
+        return as_float_array(x, np.dtype(dtype), repr(self))
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._ran = True
+        if not training or self.p == 0.0:
+            self._scaled_mask = None
+            return x
+        mask: FloatArray = self.rng.random(x.shape, dtype=x.dtype)
+        np.multiply(mask >= self.p, 1.0 / (1.0 - self.p), out=mask)
+        self._scaled_mask = mask
+        y: FloatArray = x * mask
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        if not self._ran:
+            raise self._not_run_yet()
+        mask = self._scaled_mask
+        if mask is None:
+            return grad_out
+        grad: FloatArray = grad_out * mask
+        return grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"

@@ -1,0 +1,47 @@
+"""Reshaping layers: Flatten."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._typing import ArrayLike, FloatArray, Shape
+from .._validation import as_float_array
+from .base import Layer
+
+
+class Flatten(Layer):
+    """Flatten every axis after the batch axis: ``(batch, d1, d2, ...) -> (batch, d1*d2*...)``.
+
+    torch's ``nn.Flatten()`` with its defaults (``start_dim=1``); C order, so
+    a ``(batch, channels, length)`` input becomes channel-major rows.
+    Parameter-free; keeps float32 input float32.
+
+    Backward: a reshape moves no values, so ``dL/dx`` is ``g`` reshaped back
+    to the input's shape.
+    """
+
+    def __init__(self) -> None:
+        self._shape: tuple[int, ...] | None = None
+
+    def convert_input(self, x: ArrayLike) -> FloatArray:
+        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
+        return as_float_array(x, np.dtype(dtype), repr(self))
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        shape = self._shape
+        if shape is None:
+            raise self._not_run_yet()
+        return grad_out.reshape(shape)
+
+    def output_shape(self, input_shape: Shape | None) -> Shape | None:
+        if input_shape is None:
+            return None
+        if any(d is None for d in input_shape):
+            return (None,)
+        return (math.prod(d for d in input_shape if d is not None),)
