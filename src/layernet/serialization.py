@@ -26,13 +26,16 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
 from ._typing import FloatArray
 from .layers.base import Layer
 from .optimizers import Optimizer
+
+if TYPE_CHECKING:
+    from .sequential import Sequential
 
 FORMAT = "layernet"
 VERSION = 1
@@ -104,7 +107,7 @@ def _write_npz(handle: Any, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
     savez(handle, allow_pickle=False, **arrays)
 
 
-def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = None) -> Layer:
+def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = None) -> Sequential:
     """Rebuild the model saved at ``path``, with its parameters and buffers.
 
     Parameters
@@ -115,9 +118,10 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
 
     Returns
     -------
-    Layer
-        The model, of the saved class (a :class:`~layernet.Sequential` for a
-        saved Sequential); bit-identical parameters, same dtype.
+    Sequential
+        The model with bit-identical parameters and buffers, in the saved
+        dtype. A model saved as a single layer other than a Sequential comes
+        back wrapped in a one-layer Sequential.
 
     Raises
     ------
@@ -142,7 +146,9 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
         raise ValueError(
             f"layernet.load: {path}: the saved arrays do not fit the architecture: {exc}"
         ) from None
-    return model
+    from .sequential import Sequential  # lazily: sequential -> training -> callbacks -> here
+
+    return model if isinstance(model, Sequential) else Sequential([model])
 
 
 def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
@@ -185,27 +191,31 @@ def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, An
     """Every array in the file and the parsed metadata, or a ValueError naming the problem."""
     where = f"layernet.load: {path}"
     try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
+        handle = open(path, "rb")  # noqa: SIM115  (closed below; np.load may not on error)
     except OSError as exc:
         raise ValueError(f"{where}: cannot open the file: {exc.strerror or exc}") from None
-    if magic != b"PK\x03\x04":
-        problem = "the file is empty" if not magic else "it does not start with the zip signature"
-        raise ValueError(f"{where}: not an .npz archive ({problem})")
     arrays: dict[str, np.ndarray[Any, Any]] = {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
-                arrays[key] = archive[key]
-    except ValueError as exc:
-        if "pickle" in str(exc) or "Object arrays" in str(exc):
-            raise ValueError(
-                f"{where}: the file holds pickled Python objects, which layernet never loads "
-                "(loading them could run code)"
-            ) from None
-        raise ValueError(f"{where}: corrupted archive: {exc}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-        raise ValueError(f"{where}: truncated or corrupted archive: {exc}") from None
+    with handle:
+        magic = handle.read(4)
+        if magic != b"PK\x03\x04":
+            problem = (
+                "the file is empty" if not magic else "it does not start with the zip signature"
+            )
+            raise ValueError(f"{where}: not an .npz archive ({problem})")
+        handle.seek(0)
+        try:
+            with np.load(handle, allow_pickle=False) as archive:
+                for key in archive.files:
+                    arrays[key] = archive[key]
+        except ValueError as exc:
+            if "pickle" in str(exc) or "Object arrays" in str(exc):
+                raise ValueError(
+                    f"{where}: the file holds pickled Python objects, which layernet never "
+                    "loads (loading them could run code)"
+                ) from None
+            raise ValueError(f"{where}: corrupted archive: {exc}") from None
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+            raise ValueError(f"{where}: truncated or corrupted archive: {exc}") from None
     raw = arrays.pop(META_KEY, None)
     if raw is None:
         raise ValueError(
