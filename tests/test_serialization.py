@@ -102,6 +102,8 @@ def test_optimizer_state_dict_round_trip_and_checks() -> None:
     other = SGD(make_model().parameters(), lr=0.3)
     other.load_state_dict(state)
     np.testing.assert_array_equal(other.state[other.params[0]]["momentum_buffer"], 123.0)
+    other.load_state_dict({**state, "config": {**state["config"], "lr": 0.0}})
+    assert other.lr == 0.0  # a schedule may anneal to zero; the file must still load
     with pytest.raises(ValueError, match="SGD: cannot load the state of a Adam optimizer"):
         other.load_state_dict({**state, "class_name": "Adam"})
     small = SGD(Dense(2, 2).parameters(), lr=0.1)
@@ -115,6 +117,12 @@ def test_load_optimizer_state_needs_one_in_the_file(tmp_path: Path) -> None:
     layernet.save(model, path)
     with pytest.raises(ValueError, match=r"m\.npz holds no optimizer state; save it with"):
         layernet.load_optimizer_state(path, SGD(model.parameters(), lr=0.1))
+    opt = SGD(model.parameters(), lr=0.1)
+    saved = {k: v for k, v in opt.state_dict().items() if k != "state"}
+    meta = {"format": "layernet", "version": 1, "model": None, "optimizer": saved}
+    write(path, np.frombuffer(json.dumps(meta).encode(), np.uint8), {"optimizer/x/y": np.ones(1)})
+    with pytest.raises(ValueError, match=r"corrupted optimizer entry 'optimizer/x/y'"):
+        layernet.load_optimizer_state(path, opt)
 
 
 def test_exported_layers_by_name_and_custom_layers_when_passed(tmp_path: Path) -> None:

@@ -183,7 +183,9 @@ class EarlyStopping(Callback):
     ``"auto"`` asks the metric, e.g. accuracy and R2 are maximised, losses
     minimised). After ``patience`` epochs in a row without improvement,
     training stops; with ``restore_best_weights`` the model's parameters and
-    buffers are then set back to those of the best epoch.
+    buffers are then set back to those of the best epoch (as in Keras, only
+    when it stops training early: a run that uses all its epochs keeps the
+    last weights).
 
     Parameters
     ----------

@@ -151,8 +151,8 @@ class Optimizer(ABC):
                 raise ValueError(f"{name}: state for parameter index {i}, which does not exist")
             arrays[i] = {key: np.asarray(value) for key, value in slots.items()}
         config = dict(state_dict.get("config", {}))
-        if "lr" in config:
-            self.lr = config.pop("lr")
+        if "lr" in config:  # >= 0 rather than > 0: a schedule may have annealed it to zero
+            self._lr = _check_hyper(name, "lr", config.pop("lr"))
         for key, value in config.items():
             current = getattr(self, key, None)
             if current is None or callable(current):

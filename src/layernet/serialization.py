@@ -177,6 +177,10 @@ def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
     for key, array in arrays.items():
         if key.startswith(OPTIMIZER_PREFIX):
             index, _, slot = key[len(OPTIMIZER_PREFIX) :].partition("/")
+            if not index.isdigit() or not slot:
+                raise ValueError(
+                    f"layernet.load_optimizer_state: {path}: corrupted optimizer entry {key!r}"
+                )
             state.setdefault(int(index), {})[slot] = array
     try:
         optimizer.load_state_dict({**saved, "state": state})
