@@ -153,9 +153,10 @@ class Optimizer(ABC):
         config = dict(state_dict.get("config", {}))
         if "lr" in config:  # >= 0 rather than > 0: a schedule may have annealed it to zero
             self._lr = _check_hyper(name, "lr", config.pop("lr"))
+        missing = object()
         for key, value in config.items():
-            current = getattr(self, key, None)
-            if current is None or callable(current):
+            current = getattr(self, key, missing)
+            if current is missing or callable(current):
                 continue
             setattr(self, key, tuple(value) if isinstance(current, tuple) else value)
         new_state: dict[Parameter, dict[str, FloatArray]] = {}
