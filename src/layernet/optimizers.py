@@ -138,6 +138,8 @@ class Optimizer(ABC):
             else _check_hyper(name, "max_grad_norm", max_grad_norm, positive=True)
         )
         self.state = {}
+        self._scratch_buffers: dict[tuple[np.dtype[Any], int], FloatArray] = {}
+        self._scratch_views: dict[tuple[Parameter, int], FloatArray] = {}
 
     @property
     def lr(self) -> float:
@@ -172,6 +174,24 @@ class Optimizer(ABC):
         if buf is None:
             buf = slots[key] = np.zeros_like(param.value)
         return buf
+
+    def _scratch(self, param: Parameter, slot: int) -> FloatArray:
+        """A temporary shaped like ``param``: a view into a buffer shared by all parameters.
+
+        Scratch holds nothing between parameters, so one buffer per dtype and
+        slot, as large as the largest parameter, serves them all: an update
+        allocates nothing, and the optimizer's memory is its real state plus
+        one parameter's worth per slot, not a second copy of the model.
+        """
+        view = self._scratch_views.get((param, slot))
+        if view is None:
+            key = (param.value.dtype, slot)
+            flat = self._scratch_buffers.get(key)
+            if flat is None:
+                largest = max(p.size for p in self.params if p.value.dtype == param.value.dtype)
+                flat = self._scratch_buffers[key] = np.empty(largest, dtype=param.value.dtype)
+            view = self._scratch_views[(param, slot)] = flat[: param.size].reshape(param.shape)
+        return view
 
     def _count(self, param: Parameter, key: str = "step") -> float:
         """Increment the per-parameter counter ``key`` (a 0-d array) and return its new value."""
@@ -304,7 +324,7 @@ class SGD(Optimizer):
         self._clip()
         lr, mu, wd, damp = self.lr, self.momentum, self.weight_decay, self.dampening
         for p in self.params:
-            d = self._buffer(p, "scratch")
+            d = self._scratch(p, 0)
             if not (wd or mu):
                 np.multiply(p.grad, lr, out=d)
                 p.value -= d
@@ -315,7 +335,7 @@ class SGD(Optimizer):
             else:
                 d[...] = p.grad
             if mu:
-                first = "momentum_buffer" not in self.state[p]
+                first = "momentum_buffer" not in self.state.get(p, {})
                 buf = self._buffer(p, "momentum_buffer")
                 if first:
                     buf[...] = d
@@ -411,12 +431,12 @@ class Adam(Optimizer):
             t = self._count(p)
             m = self._buffer(p, "exp_avg")
             v = self._buffer(p, "exp_avg_sq")
-            s = self._buffer(p, "scratch")
+            s = self._scratch(p, 0)
             g = p.grad
             if wd and self._decoupled:
                 p.value *= 1.0 - lr * wd
             elif wd:
-                g = self._buffer(p, "grad_scratch")
+                g = self._scratch(p, 1)
                 np.multiply(p.value, wd, out=g)
                 g += p.grad
             m *= beta1
@@ -544,10 +564,10 @@ class RMSprop(Optimizer):
         for p in self.params:
             self._count(p)
             sq = self._buffer(p, "square_avg")
-            s = self._buffer(p, "scratch")
+            s = self._scratch(p, 0)
             g = p.grad
             if wd:
-                g = self._buffer(p, "grad_scratch")
+                g = self._scratch(p, 1)
                 np.multiply(p.value, wd, out=g)
                 g += p.grad
             sq *= alpha
@@ -641,10 +661,10 @@ class Adagrad(Optimizer):
             acc = self._buffer(p, "sum")
             if fresh and self.initial_accumulator_value:
                 acc.fill(self.initial_accumulator_value)
-            s = self._buffer(p, "scratch")
+            s = self._scratch(p, 0)
             g = p.grad
             if wd:
-                g = self._buffer(p, "grad_scratch")
+                g = self._scratch(p, 1)
                 np.multiply(p.value, wd, out=g)
                 g += p.grad
             clr = self.lr / (1.0 + (t - 1.0) * self.lr_decay)

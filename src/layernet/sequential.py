@@ -96,6 +96,20 @@ class Sequential(Layer):
             grad_out = layer.backward(grad_out)
         return grad_out
 
+    def backward_parameters(self, grad_out: FloatArray) -> None:
+        """Backward through the layers that lead to a parameter, without ``dL/dx``.
+
+        Layers before the first one with parameters are skipped, and that
+        layer writes its parameters' gradients without its input gradient.
+        """
+        layers = self.layers
+        first = next((i for i, layer in enumerate(layers) if _has_parameters(layer)), None)
+        if first is None:
+            return
+        for layer in layers[: first : -1]:
+            grad_out = layer.backward(grad_out)
+        layers[first].backward_parameters(grad_out)
+
     # -- structure -----------------------------------------------------------------
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
