@@ -10,7 +10,15 @@ from .gradcheck import gradcheck as gradcheck
 from .layers.activations import Activation as Activation
 from .layers.activations import Sigmoid as Sigmoid
 from .layers.base import Layer as Layer
+from .layers.conv import Conv1d as Conv1d
+from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
+from .layers.pooling import AvgPool1d as AvgPool1d
+from .layers.pooling import AvgPool2d as AvgPool2d
+from .layers.pooling import GlobalAvgPool1d as GlobalAvgPool1d
+from .layers.pooling import GlobalAvgPool2d as GlobalAvgPool2d
+from .layers.pooling import MaxPool1d as MaxPool1d
+from .layers.pooling import MaxPool2d as MaxPool2d
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
 from .optimizers import SGD as SGD
@@ -24,13 +32,21 @@ __all__ = [
     "SGD",
     "Activation",
     "ArrayLike",
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
     "Dense",
     "FloatArray",
+    "GlobalAvgPool1d",
+    "GlobalAvgPool2d",
     "GradcheckResult",
     "IntArray",
     "Layer",
     "Loss",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Optimizer",
     "Parameter",
     "Sequential",
