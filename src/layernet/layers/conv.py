@@ -102,7 +102,7 @@ class _ConvNd(Layer):
                 if any(s != 1 for s in self.stride):
                     raise ValueError(
                         f"{name}: padding='same' needs stride 1 (as in torch), got "
-                        f"stride={plain(self.stride)!r}; give the padding as numbers instead"
+                        f"stride={stride!r}; give the padding as numbers instead"
                     )
                 lo = tuple(t // 2 for t in span)
                 hi = tuple(t - t // 2 for t in span)
