@@ -86,7 +86,7 @@ class _PoolNd(_Parameterless):
         if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size, strict=True)):
             raise ValueError(
                 f"{name}: padding must be at most half the kernel size (torch's rule, so "
-                f"every window holds a real input), got padding={plain(self.padding)!r}; "
+                f"every window holds a real input), got padding={padding!r}; "
                 "use a smaller padding or a larger kernel"
             )
         ones = (1,) * nd
