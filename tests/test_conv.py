@@ -380,3 +380,14 @@ def test_a_missing_batch_axis_says_how_to_add_it() -> None:
         Conv2d(3, 4, 3, rng=0)(np.zeros((3, 8, 8)))
     with pytest.raises(ValueError, match=r"got \(8,\); channels come first"):
         Conv1d(3, 4, 3, rng=0)(np.zeros(8))
+
+
+@pytest.mark.parametrize(("cls", "shape"), [(Conv1d, (0, 2, 5)), (Conv2d, (0, 2, 5, 4))])
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(
+    cls: type[Conv1d] | type[Conv2d], shape: tuple[int, ...]
+) -> None:
+    layer = cls(2, 3, 3, padding=1, rng=0)
+    y = layer(np.zeros(shape))
+    assert y.shape == (0, 3, *shape[2:])
+    assert layer.backward(y).shape == shape
+    np.testing.assert_array_equal(layer.weight.grad, 0.0)

@@ -243,3 +243,13 @@ def test_wrong_number_of_axes_is_rejected_with_a_hint() -> None:
     with pytest.raises(ValueError, match=r"GlobalAvgPool1d\(\): expected input of shape"):
         GlobalAvgPool1d()(np.zeros((2, 3, 4, 5)))
     assert math.isnan(float(GlobalAvgPool1d()(np.array([[[np.nan]]]))[0, 0]))
+
+
+@pytest.mark.parametrize(
+    "layer", [MaxPool2d(2), AvgPool1d(2), GlobalAvgPool2d(), GlobalAvgPool1d()], ids=repr
+)
+def test_an_empty_batch_gives_empty_outputs(layer: layernet.Layer) -> None:
+    shape = (0, 3, 4) if "1d" in type(layer).__name__ else (0, 3, 4, 4)
+    y = layer(np.zeros(shape))
+    assert y.shape[:2] == (0, 3)
+    assert layer.backward(y).shape == shape

@@ -186,7 +186,10 @@ class _ConvNd(Layer):
             np.copyto(cols[at_cols], x_t[at_x])
         c_out = self.out_channels
         weight = self.weight.value.reshape(c_out, -1)
-        np.matmul(weight, cols.reshape(weight.shape[1], -1), out=y_t.reshape(c_out, -1))
+        positions = int(np.prod(y_t.shape[1:]))  # batch * prod(out); explicit for batch 0
+        np.matmul(
+            weight, cols.reshape(weight.shape[1], positions), out=y_t.reshape(c_out, positions)
+        )
         y = np.empty((x.shape[0], c_out, *y_t.shape[1:-1]), dtype=y_t.dtype)
         from_t = (nd + 1, *range(nd + 1))  # (C_out, *out, batch) -> (batch, C_out, *out)
         if self.use_bias:
@@ -205,12 +208,15 @@ class _ConvNd(Layer):
         cols, dcols, grad_t, dx_t = self._cols, self._dcols, self._grad_t, self._x_t
         c_out = self.out_channels
         np.copyto(grad_t, grad_out.transpose(*range(1, nd + 2), 0))  # (C_out, *out, batch)
-        g = grad_t.reshape(c_out, -1)
+        positions = int(np.prod(grad_t.shape[1:]))  # batch * prod(out); explicit for batch 0
+        g = grad_t.reshape(c_out, positions)
         weight = self.weight.value.reshape(c_out, -1)
-        np.matmul(g, cols.reshape(weight.shape[1], -1).T, out=self.weight.grad.reshape(c_out, -1))
+        np.matmul(
+            g, cols.reshape(weight.shape[1], positions).T, out=self.weight.grad.reshape(c_out, -1)
+        )
         if self.use_bias:
             np.sum(g, axis=1, out=self.bias.grad)
-        np.matmul(weight.T, g, out=dcols.reshape(weight.shape[1], -1))
+        np.matmul(weight.T, g, out=dcols.reshape(weight.shape[1], positions))
         dx_t.fill(0.0)  # forward is done with x_t: reuse it for dL/dx
         for at_cols, at_x in plan:  # col2im: add each entry back where it was copied from
             view = dx_t[at_x]

@@ -42,13 +42,14 @@ def _to_pool_major(x: FloatArray) -> FloatArray:
     every per-offset operation, which strided views of small images lack.
     """
     rows = x.shape[0] * x.shape[1]
-    return np.ascontiguousarray(x.reshape(rows, -1).T).reshape(*x.shape[2:], rows)
+    positions = int(np.prod(x.shape[2:]))
+    return np.ascontiguousarray(x.reshape(rows, positions).T).reshape(*x.shape[2:], rows)
 
 
 def _from_pool_major(a: FloatArray, batch: int, channels: int) -> FloatArray:
     """``(*spatial, batch * C) -> (batch, C, *spatial)``, contiguous (a fresh array)."""
     spatial = a.shape[:-1]
-    out: FloatArray = np.ascontiguousarray(a.reshape(-1, batch * channels).T)
+    out: FloatArray = np.ascontiguousarray(a.reshape(int(np.prod(spatial)), batch * channels).T)
     return out.reshape(batch, channels, *spatial)
 
 
