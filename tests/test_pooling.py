@@ -231,6 +231,10 @@ def test_a_window_larger_than_the_padded_input_is_rejected() -> None:
         MaxPool2d(3)(np.zeros((1, 2, 2, 5)))
     with pytest.raises(ValueError, match=r"AvgPool1d\(kernel_size=4\) at position 0: .*spans 4"):
         layernet.Sequential([AvgPool1d(4)]).predict(np.zeros((1, 2, 3)))
+    with pytest.raises(
+        ValueError, match=r"MaxPool1d\(kernel_size=5, padding=1\): the kernel spans 5 .*only 4"
+    ):
+        MaxPool1d(5, padding=1).output_shape((2, 2))
 
 
 def test_wrong_number_of_axes_is_rejected_with_a_hint() -> None:

@@ -181,11 +181,12 @@ def too_small_message(
 ) -> str:
     """Say that the (dilated) kernel does not fit inside the padded input, and what to do."""
     padded = geometry.padded(spatial)
+    smaller = "kernel or dilation" if any(d != 1 for d in geometry.dilation) else "kernel"
     return (
         f"{describe(layer, position)}: the kernel spans {show(geometry.span)} but the padded "
         f"input is only {show(padded)} (input size {show(spatial)}, padding "
         f"{show(geometry.pad_lo)} before and {show(geometry.pad_hi)} after); use a smaller "
-        "kernel or dilation, more padding, or a larger input"
+        f"{smaller}, more padding, or a larger input"
     )
 
 

@@ -46,9 +46,10 @@ class _ConvNd(Layer):
 
         y[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] * x_pad[n, c, i s + p d, j s + q d]
 
-    computed as im2col plus one GEMM: ``cols[(c, p, q), (n, i, j)]`` holds
-    ``x_pad[n, c, i s + p d, j s + q d]``, so with ``W2 = W.reshape(C_out, -1)``,
-    ``Y = W2 @ cols + b`` of shape ``(C_out, batch * H_out * W_out)``.
+    computed as im2col plus one GEMM: ``cols[(c, p, q), (i, j, n)]`` holds
+    ``x_pad[n, c, i s + p d, j s + q d]`` (batch last, see ``_workspace``), so
+    with ``W2 = W.reshape(C_out, -1)``, ``Y = W2 @ cols + b`` of shape
+    ``(C_out, H_out * W_out * batch)``, transposed to ``(batch, C_out, H_out, W_out)``.
 
     Backward, given ``G = dL/dY`` in that layout: ``Y`` is linear in ``W2``,
     ``b`` and ``cols``, so
@@ -353,7 +354,7 @@ class Conv2d(_ConvNd):
     Input ``(batch, in_channels, H, W)``, output ``(batch, out_channels, H_out, W_out)``.
 
     Forward is im2col plus one GEMM: ``Y = W.reshape(C_out, -1) @ cols + b``
-    where ``cols[(c, p, q), (n, i, j)] = x_pad[n, c, i s + p d, j s + q d]``.
+    where ``cols[(c, p, q), (i, j, n)] = x_pad[n, c, i s + p d, j s + q d]``.
     Backward with ``G = dL/dY``: ``dW = G @ cols.T``, ``db = G.sum(axis=1)``,
     ``dcols = W.reshape(C_out, -1).T @ G``, and ``dL/dx`` adds each ``dcols``
     entry back onto the input element it was copied from (col2im).

@@ -18,6 +18,7 @@ from ._windows import (
     offset_plan,
     plain,
     show,
+    too_small_message,
 )
 from .base import Layer
 
@@ -125,6 +126,8 @@ class _PoolNd(_Parameterless):
     def output_shape(self, input_shape: Shape | None) -> Shape:
         if input_shape is None or len(input_shape) != 1 + self.n_spatial:
             return (None,) * (1 + self.n_spatial)
+        if not self.geometry.fits(input_shape[1:]):
+            raise ValueError(too_small_message(self, input_shape[1:], None, self.geometry))
         return (input_shape[0], *self.geometry.output(input_shape[1:]))
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
