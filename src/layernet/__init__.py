@@ -25,9 +25,17 @@ from .layers.activations import Softmax as Softmax
 from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
+from .layers.conv import Conv1d as Conv1d
+from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
 from .layers.normalization import BatchNorm1d as BatchNorm1d
 from .layers.normalization import LayerNorm as LayerNorm
+from .layers.pooling import AvgPool1d as AvgPool1d
+from .layers.pooling import AvgPool2d as AvgPool2d
+from .layers.pooling import GlobalAvgPool1d as GlobalAvgPool1d
+from .layers.pooling import GlobalAvgPool2d as GlobalAvgPool2d
+from .layers.pooling import MaxPool1d as MaxPool1d
+from .layers.pooling import MaxPool2d as MaxPool2d
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
 from .losses import BCELoss as BCELoss
@@ -76,11 +84,15 @@ __all__ = [
     "Adam",
     "AdamW",
     "ArrayLike",
+    "AvgPool1d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "CSVLogger",
     "Callback",
+    "Conv1d",
+    "Conv2d",
     "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dense",
@@ -89,6 +101,8 @@ __all__ = [
     "ExponentialLR",
     "Flatten",
     "FloatArray",
+    "GlobalAvgPool1d",
+    "GlobalAvgPool2d",
     "GradcheckResult",
     "History",
     "HuberLoss",
@@ -103,6 +117,8 @@ __all__ = [
     "LinearWarmup",
     "Loss",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "MeanAbsoluteError",
     "MeanSquaredError",
     "Metric",
