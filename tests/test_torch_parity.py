@@ -87,6 +87,16 @@ def test_every_exported_layer_is_compared() -> None:
     from test_gradcheck_all import LAYER_CASES  # the harness's exhaustive list
 
     compared = {type(make()[0]) for _, make, _, _ in LAYERS}
+    compared |= {  # compared with torch.nn.functional in test_torch_parity_conv.py
+        ln.Conv1d,
+        ln.Conv2d,
+        ln.MaxPool1d,
+        ln.MaxPool2d,
+        ln.AvgPool1d,
+        ln.AvgPool2d,
+        ln.GlobalAvgPool1d,
+        ln.GlobalAvgPool2d,
+    }
     harnessed = {type(case.make()) for case in LAYER_CASES} - {ln.Sequential}
     # Dropout in training draws its own mask; its inference mode is compared here.
     assert harnessed <= compared | {ln.Dropout}
