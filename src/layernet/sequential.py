@@ -15,7 +15,7 @@ from .layers.base import Layer, describe, spec_fits
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
-from .parameter import Parameter
+from .parameter import Parameter, pack_parameters
 from .training import History
 
 
@@ -42,12 +42,22 @@ class Sequential(Layer):
             )
         self.layers = []
         for layer in layers:
-            self.add(layer)
+            self._append(layer)
+        pack_parameters(self.parameters())
 
     # -- building ------------------------------------------------------------------
 
     def add(self, layer: Layer) -> None:
-        """Append ``layer``, checking its type, dtype and input size against the stack."""
+        """Append ``layer``, checking its type, dtype and input size against the stack.
+
+        The model's parameters are then packed into one contiguous buffer per
+        dtype (their values kept), so optimizers can update the whole model at
+        once; build the optimizer after the last ``add``.
+        """
+        self._append(layer)
+        pack_parameters(self.parameters())
+
+    def _append(self, layer: Layer) -> None:
         position = len(self.layers)
         if not isinstance(layer, Layer):
             raise TypeError(
