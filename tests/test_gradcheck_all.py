@@ -115,6 +115,72 @@ LAYER_CASES: list[LayerCase] = [
     LayerCase(lambda: _layernorm(5), (4, 5), id="LayerNorm"),
     LayerCase(lambda: _layernorm(4), (2, 3, 4), id="LayerNorm-3d"),
     LayerCase(layernet.Flatten, (2, 3, 4), id="Flatten"),
+    # Convolution and pooling (issue 7): odd sizes, strides, paddings incl. "same", dilations.
+    LayerCase(lambda: layernet.Conv2d(2, 3, 3, rng=5), (2, 2, 5, 5), id="Conv2d"),
+    LayerCase(
+        lambda: layernet.Conv2d(2, 3, 3, stride=2, padding=1, rng=6), (2, 2, 6, 7), id="Conv2d-s2p1"
+    ),
+    LayerCase(
+        lambda: layernet.Conv2d(2, 2, (2, 4), padding="same", rng=7),
+        (2, 2, 5, 6),
+        id="Conv2d-same-asymmetric",
+    ),
+    LayerCase(
+        lambda: layernet.Conv2d(
+            3, 2, 3, stride=(2, 1), padding=(2, 1), dilation=2, bias=False, rng=8
+        ),
+        (2, 3, 7, 6),
+        id="Conv2d-dilated-nobias",
+    ),
+    LayerCase(
+        lambda: layernet.Conv2d(2, 2, 3, padding="same", dilation=(2, 1), rng=9),
+        (1, 2, 6, 5),
+        id="Conv2d-same-dilated",
+    ),
+    LayerCase(lambda: layernet.Conv2d(3, 2, 1, rng=10), (2, 3, 3, 4), id="Conv2d-1x1"),
+    LayerCase(
+        lambda: layernet.Conv2d(1, 2, 3, padding=3, stride=3, rng=11),
+        (2, 1, 4, 5),
+        id="Conv2d-padding-only-offsets",
+    ),
+    LayerCase(lambda: layernet.Conv1d(2, 3, 3, rng=12), (3, 2, 7), id="Conv1d"),
+    LayerCase(
+        lambda: layernet.Conv1d(2, 3, 4, stride=3, padding=2, dilation=2, bias=False, rng=13),
+        (2, 2, 11),
+        id="Conv1d-strided-dilated-nobias",
+    ),
+    LayerCase(
+        lambda: layernet.Conv1d(3, 2, 4, padding="same", rng=14), (2, 3, 6), id="Conv1d-same"
+    ),
+    LayerCase(lambda: layernet.MaxPool2d(2), (2, 3, 6, 6), id="MaxPool2d"),
+    LayerCase(lambda: layernet.MaxPool2d(3, 2, 1), (2, 2, 7, 6), id="MaxPool2d-overlap-pad"),
+    LayerCase(
+        lambda: layernet.MaxPool2d((2, 3), stride=(1, 2), padding=(1, 1)),
+        (2, 2, 5, 7),
+        id="MaxPool2d-rect",
+    ),
+    LayerCase(lambda: layernet.MaxPool1d(2), (2, 3, 9), id="MaxPool1d"),
+    LayerCase(lambda: layernet.MaxPool1d(3, 2, 1), (2, 2, 9), id="MaxPool1d-overlap-pad"),
+    LayerCase(lambda: layernet.AvgPool2d(2), (2, 3, 6, 5), id="AvgPool2d"),
+    LayerCase(lambda: layernet.AvgPool2d(3, 2, 1), (2, 2, 7, 6), id="AvgPool2d-overlap-pad"),
+    LayerCase(lambda: layernet.AvgPool1d(2), (2, 3, 9), id="AvgPool1d"),
+    LayerCase(lambda: layernet.AvgPool1d(4, 3, 2), (2, 2, 11), id="AvgPool1d-overlap-pad"),
+    LayerCase(layernet.GlobalAvgPool2d, (2, 3, 4, 5), id="GlobalAvgPool2d"),
+    LayerCase(layernet.GlobalAvgPool1d, (2, 3, 7), id="GlobalAvgPool1d"),
+    LayerCase(
+        lambda: layernet.Sequential(
+            [
+                layernet.Conv2d(1, 4, 3, padding=1, rng=15),
+                layernet.Sigmoid(),
+                layernet.MaxPool2d(2),
+                layernet.Conv2d(4, 3, 3, padding="same", rng=16),
+                layernet.GlobalAvgPool2d(),
+                layernet.Dense(3, 2, rng=17),
+            ]
+        ),
+        (2, 1, 6, 6),
+        id="Sequential-CNN",
+    ),
 ]
 
 LOSS_CASES: list[LossCase] = [

@@ -5,6 +5,13 @@ from . import initializers as initializers
 from ._typing import ArrayLike as ArrayLike
 from ._typing import FloatArray as FloatArray
 from ._typing import IntArray as IntArray
+from .callbacks import Callback as Callback
+from .callbacks import CSVLogger as CSVLogger
+from .callbacks import EarlyStopping as EarlyStopping
+from .callbacks import LearningRateScheduler as LearningRateScheduler
+from .callbacks import ModelCheckpoint as ModelCheckpoint
+from .callbacks import ProgressLogger as ProgressLogger
+from .callbacks import TerminateOnNaN as TerminateOnNaN
 from .gradcheck import GradcheckResult as GradcheckResult
 from .gradcheck import gradcheck as gradcheck
 from .layers.activations import ELU as ELU
@@ -18,9 +25,17 @@ from .layers.activations import Softmax as Softmax
 from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
+from .layers.conv import Conv1d as Conv1d
+from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
 from .layers.normalization import BatchNorm1d as BatchNorm1d
 from .layers.normalization import LayerNorm as LayerNorm
+from .layers.pooling import AvgPool1d as AvgPool1d
+from .layers.pooling import AvgPool2d as AvgPool2d
+from .layers.pooling import GlobalAvgPool1d as GlobalAvgPool1d
+from .layers.pooling import GlobalAvgPool2d as GlobalAvgPool2d
+from .layers.pooling import MaxPool1d as MaxPool1d
+from .layers.pooling import MaxPool2d as MaxPool2d
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
 from .losses import BCELoss as BCELoss
@@ -30,6 +45,12 @@ from .losses import HuberLoss as HuberLoss
 from .losses import L1Loss as L1Loss
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
+from .metrics import Accuracy as Accuracy
+from .metrics import MeanAbsoluteError as MeanAbsoluteError
+from .metrics import MeanSquaredError as MeanSquaredError
+from .metrics import Metric as Metric
+from .metrics import R2Score as R2Score
+from .optimizers import LBFGS as LBFGS
 from .optimizers import SGD as SGD
 from .optimizers import Adagrad as Adagrad
 from .optimizers import Adam as Adam
@@ -45,29 +66,45 @@ from .schedules import LRSchedule as LRSchedule
 from .schedules import SequentialLR as SequentialLR
 from .schedules import StepLR as StepLR
 from .sequential import Sequential as Sequential
+from .serialization import load as load
+from .serialization import load_optimizer_state as load_optimizer_state
+from .serialization import save as save
+from .training import History as History
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ELU",
     "GELU",
+    "LBFGS",
     "SGD",
+    "Accuracy",
     "Activation",
     "Adagrad",
     "Adam",
     "AdamW",
     "ArrayLike",
+    "AvgPool1d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "CSVLogger",
+    "Callback",
+    "Conv1d",
+    "Conv2d",
     "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
+    "EarlyStopping",
     "ExponentialLR",
     "Flatten",
     "FloatArray",
+    "GlobalAvgPool1d",
+    "GlobalAvgPool2d",
     "GradcheckResult",
+    "History",
     "HuberLoss",
     "Identity",
     "IntArray",
@@ -76,11 +113,20 @@ __all__ = [
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "LearningRateScheduler",
     "LinearWarmup",
     "Loss",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Metric",
+    "ModelCheckpoint",
     "Optimizer",
     "Parameter",
+    "ProgressLogger",
+    "R2Score",
     "RMSprop",
     "ReLU",
     "Sequential",
@@ -90,8 +136,12 @@ __all__ = [
     "Softplus",
     "StepLR",
     "Tanh",
+    "TerminateOnNaN",
     "clip_grad_norm",
     "datasets",
     "gradcheck",
     "initializers",
+    "load",
+    "load_optimizer_state",
+    "save",
 ]

@@ -222,3 +222,21 @@ def initialize(
     if values.shape != shape:
         raise ValueError(f"{argument}: initializer returned shape {values.shape}, expected {shape}")
     return np.ascontiguousarray(values, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class FanInUniform:
+    """U(-a, a) with a = 1 / sqrt(fan_in): torch's default for Linear and Conv weights and biases.
+
+    (torch writes it as kaiming_uniform with ``a = sqrt(5)``, whose bound
+    ``sqrt(6 / ((1 + a**2) fan_in))`` is ``1 / sqrt(fan_in)``.)
+    """
+
+    def __call__(
+        self, shape: tuple[int, ...], *, fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> Float64Array:
+        limit = 1.0 / math.sqrt(fan_in)
+        return rng.uniform(-limit, limit, size=shape)
+
+
+INITIALIZERS["fan_in_uniform"] = FanInUniform

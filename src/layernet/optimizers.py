@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -185,6 +185,85 @@ class Optimizer(ABC):
     def get_config(self) -> dict[str, Any]:
         """Hyperparameters that rebuild this optimizer (for save/load)."""
         return {"lr": self.lr, "max_grad_norm": self.max_grad_norm}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: hyperparameters and copies of every state array.
+
+        Returns
+        -------
+        dict
+            ``"class_name"``; ``"config"`` (:meth:`get_config`);
+            ``"param_shapes"``, the shape of each parameter in order; and
+            ``"state"``, mapping a parameter's index in :attr:`params` to
+            ``{key: array}`` (torch's layout), copied.
+        """
+        index = {id(p): i for i, p in enumerate(self.params)}
+        return {
+            "class_name": type(self).__name__,
+            "config": self.get_config(),
+            "param_shapes": [list(p.shape) for p in self.params],
+            "state": {
+                index[id(p)]: {key: np.array(arr, copy=True) for key, arr in slots.items()}
+                for p, slots in self.state.items()
+                if id(p) in index
+            },
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, so training resumes exactly.
+
+        The optimizer must be of the same class over parameters of the same
+        shapes, in the same order. The learning rate and every other entry of
+        :meth:`get_config` that names an attribute are restored; per-parameter
+        state arrays replace the current ones (copied in place where a buffer
+        of the same shape and dtype exists, so views stay valid). Nothing
+        changes unless everything fits.
+
+        Raises
+        ------
+        ValueError
+            Naming the class, parameter count, shape or entry that does not fit.
+        """
+        name = type(self).__name__
+        saved_class = state_dict.get("class_name")
+        if saved_class != name:
+            raise ValueError(f"{name}: cannot load the state of a {saved_class} optimizer")
+        shapes = [tuple(s) for s in state_dict.get("param_shapes", ())]
+        mine = [p.shape for p in self.params]
+        if shapes != mine:
+            raise ValueError(
+                f"{name}: the saved state is for parameters of shapes {shapes}, but this "
+                f"optimizer holds {mine}; build it on the same model's parameters()"
+            )
+        arrays: dict[int, dict[str, FloatArray]] = {}
+        for raw_index, slots in dict(state_dict.get("state", {})).items():
+            i = int(raw_index)
+            if not 0 <= i < len(self.params):
+                raise ValueError(f"{name}: state for parameter index {i}, which does not exist")
+            arrays[i] = {key: np.asarray(value) for key, value in slots.items()}
+        config = dict(state_dict.get("config", {}))
+        if "lr" in config:  # >= 0 rather than > 0: a schedule may have annealed it to zero
+            self._lr = _check_hyper(name, "lr", config.pop("lr"))
+        missing = object()
+        for key, value in config.items():
+            current = getattr(self, key, missing)
+            if current is missing or callable(current):
+                continue
+            setattr(self, key, tuple(value) if isinstance(current, tuple) else value)
+        new_state: dict[Parameter, dict[str, FloatArray]] = {}
+        for i, slots in arrays.items():
+            param = self.params[i]
+            old = self.state.get(param, {})
+            new_slots: dict[str, FloatArray] = {}
+            for key, value in slots.items():
+                buf = old.get(key)
+                if buf is not None and buf.shape == value.shape and buf.dtype == value.dtype:
+                    buf[...] = value
+                    new_slots[key] = buf
+                else:
+                    new_slots[key] = np.array(value, copy=True)
+            new_state[param] = new_slots
+        self.state = new_state
 
 
 class SGD(Optimizer):
@@ -591,4 +670,168 @@ class Adagrad(Optimizer):
             "initial_accumulator_value": self.initial_accumulator_value,
             "eps": self.eps,
             "max_grad_norm": self.max_grad_norm,
+        }
+
+
+class LBFGS(Optimizer):
+    """Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)``.
+
+    Every parameter is packed into one float64 vector ``w`` (scikit-learn's
+    MLP ``_pack``/``_unpack``); SciPy minimises ``L(w)`` from the loss and its
+    gradient, which a *closure* computes: it sets the parameters from ``w``,
+    runs forward, loss and backward over the whole data set and returns the
+    loss (each ``param.grad`` then holds ``dL/dparam``).
+
+    With ``fit`` (the usual way) the loop builds that closure: one epoch is
+    one L-BFGS iteration over the whole training set (``batch_size`` only
+    bounds how many rows one forward pass holds), so ``epochs`` caps the
+    iterations; training also ends when SciPy reports convergence
+    (``ftol``/``gtol``), and ``result`` says why. Batch hooks of callbacks do
+    not fire. Standalone, ``step(closure)`` runs up to ``max_iter``
+    iterations, like ``torch.optim.LBFGS``.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    max_iter : int
+        Iterations per :meth:`step` (not used by ``fit``, where epochs count).
+    max_eval : int, optional
+        Cap on loss-and-gradient evaluations per minimisation; SciPy's
+        default (15000) when omitted.
+    history_size : int
+        Correction pairs kept (SciPy's ``maxcor``).
+    ftol, gtol : float
+        SciPy's stopping tolerances on the relative loss decrease and the
+        largest projected-gradient component.
+
+    Attributes
+    ----------
+    evaluations : int
+        Loss-and-gradient evaluations so far (each is one pass over the data).
+    result : scipy.optimize.OptimizeResult or None
+        The last minimisation's result (``message``, ``nit``, ``nfev``...).
+
+    Notes
+    -----
+    ``lr`` exists for the Optimizer interface and is not used: the step
+    length comes from L-BFGS-B's line search. SciPy keeps the curvature
+    pairs internally, so ``state`` is empty and a saved LBFGS resumes from
+    its parameters only, with a fresh history.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        *,
+        max_iter: int = 20,
+        max_eval: int | None = None,
+        history_size: int = 10,
+        ftol: float = 2.220446049250313e-09,
+        gtol: float = 1e-05,
+    ) -> None:
+        super().__init__(params, lr=1.0)
+        self.max_iter = int(_check_hyper("LBFGS", "max_iter", max_iter, low=1))
+        self.max_eval = (
+            None if max_eval is None else int(_check_hyper("LBFGS", "max_eval", max_eval, low=1))
+        )
+        self.history_size = int(_check_hyper("LBFGS", "history_size", history_size, low=1))
+        self.ftol = _check_hyper("LBFGS", "ftol", ftol)
+        self.gtol = _check_hyper("LBFGS", "gtol", gtol)
+        self.evaluations = 0
+        self.result: Any = None
+
+    def pack(self) -> FloatArray:
+        """All parameter values as one float64 vector, in :attr:`params` order."""
+        return np.concatenate([p.value.reshape(-1) for p in self.params]).astype(np.float64)
+
+    def pack_grads(self) -> FloatArray:
+        """All gradients as one float64 vector, in :attr:`params` order."""
+        return np.concatenate([p.grad.reshape(-1) for p in self.params]).astype(np.float64)
+
+    def unpack(self, w: FloatArray) -> None:
+        """Write the vector ``w`` into the parameters, in place (cast to their dtype)."""
+        start = 0
+        for p in self.params:
+            stop = start + p.size
+            p.value[...] = w[start:stop].reshape(p.shape)
+            start = stop
+
+    def minimize(
+        self,
+        closure: Callable[[], float],
+        *,
+        max_iter: int,
+        callback: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """Run L-BFGS-B from the current parameters; leave them at SciPy's answer.
+
+        Parameters
+        ----------
+        closure : callable () -> float
+            Computes the loss over the whole data set at the current
+            parameters and writes every ``param.grad``.
+        max_iter : int
+            Iteration cap.
+        callback : callable (OptimizeResult) -> None, optional
+            Called after each iteration with ``x`` (the iterate) and ``fun``
+            (its loss), with the parameters already set to ``x``; raise
+            ``StopIteration`` to stop.
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult
+        """
+        from scipy.optimize import minimize as scipy_minimize
+
+        minimize: Any = scipy_minimize  # its overloads cannot see the jac=True pairing
+
+        def fun(w: FloatArray) -> tuple[float, FloatArray]:
+            self.unpack(w)
+            self.evaluations += 1
+            return float(closure()), self.pack_grads()
+
+        stopped = False
+
+        def on_iteration(intermediate_result: Any) -> None:
+            nonlocal stopped
+            self.unpack(intermediate_result.x)
+            if callback is not None:
+                try:
+                    callback(intermediate_result)
+                except StopIteration:
+                    stopped = True  # the callback may have set the parameters: keep them
+                    raise
+
+        options: dict[str, Any] = {
+            "maxiter": int(max_iter),
+            "maxcor": self.history_size,
+            "ftol": self.ftol,
+            "gtol": self.gtol,
+        }
+        if self.max_eval is not None:
+            options["maxfun"] = self.max_eval
+        result = minimize(
+            fun, self.pack(), method="L-BFGS-B", jac=True, callback=on_iteration, options=options
+        )
+        if not stopped:
+            self.unpack(result.x)
+        self.result = result
+        return result
+
+    def step(self, closure: Callable[[], float] | None = None) -> None:
+        """Run up to ``max_iter`` iterations with ``closure`` (torch.optim.LBFGS's interface)."""
+        if closure is None:
+            raise RuntimeError(
+                "LBFGS: step() needs a closure that computes the full-batch loss and gradients; "
+                "train with model.fit(x, y, loss=..., optimizer=LBFGS(...), epochs=...) instead"
+            )
+        self.minimize(closure, max_iter=self.max_iter)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "max_iter": self.max_iter,
+            "max_eval": self.max_eval,
+            "history_size": self.history_size,
+            "ftol": self.ftol,
+            "gtol": self.gtol,
         }

@@ -7,10 +7,16 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import training
 from ._typing import ArrayLike, FloatArray, Shape
-from ._validation import as_float_array, check_positive_int, format_shape
+from ._validation import RngLike, as_float_array, check_positive_int, format_shape
+from .callbacks import Callback
 from .layers.base import Layer, describe, spec_fits
+from .losses import Loss
+from .metrics import Metric
+from .optimizers import Optimizer
 from .parameter import Parameter
+from .training import History
 
 
 class Sequential(Layer):
@@ -166,6 +172,138 @@ class Sequential(Layer):
         for start in range(step, n, step):
             out[start : start + step] = self.forward(arr[start : start + step], training=False)
         return out
+
+    def fit(
+        self,
+        x: Any,
+        y: ArrayLike | None = None,
+        *,
+        loss: Loss,
+        optimizer: Optimizer,
+        epochs: int,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        validation_data: Any = None,
+        validation_split: float = 0.0,
+        callbacks: Iterable[Callback] = (),
+        metrics: Iterable[Metric | str] = (),
+        verbose: int = 1,
+        rng: RngLike = None,
+    ) -> History:
+        """Train the model, Keras-style; returns the per-epoch :class:`~layernet.History`.
+
+        Each epoch draws one permutation of the rows from ``rng``, gathers
+        ``x`` and ``y`` in that order once, and steps through contiguous
+        slices of ``batch_size`` rows: forward, ``loss.forward``,
+        ``loss.backward``, backward, ``optimizer.step()``. Everything is
+        checked once before the first epoch, not per batch.
+
+        Parameters
+        ----------
+        x : array-like of shape (n, *input_shape), or streamed batches
+            With ``y=None``, an iterable of ``(x_batch, y_batch)`` pairs, or
+            a callable returning a fresh such iterable each epoch (needed
+            for a generator when ``epochs > 1``; a one-shot iterator with
+            more than one epoch is a ValueError). Streams are read in their
+            own order (no shuffling) and each batch is checked as it arrives;
+            a ``numpy.memmap`` sliced by a generator streams from disk.
+        y : array-like of shape (n, ...), or None when ``x`` streams
+            Targets in the form the loss takes (``loss.check_target``).
+        loss : Loss
+            An instance, e.g. ``MSELoss()``.
+        optimizer : Optimizer
+            An instance built on this model's parameters, e.g.
+            ``SGD(model.parameters(), lr=0.1)``. With :class:`~layernet.LBFGS`
+            training is full-batch: each epoch is one L-BFGS iteration over
+            the whole set, ``epochs`` caps the iterations, and training ends
+            early when SciPy reports convergence.
+        epochs : int
+            Passes over the data, >= 1.
+        batch_size : int
+            Rows per step (the last batch may be smaller); >= 1.
+        shuffle : bool
+            Draw a fresh permutation each epoch (arrays only).
+        validation_data : (x_val, y_val), or a callable returning batches
+            Evaluated after every epoch, in inference mode; logged as
+            ``"val_loss"`` and ``"val_<metric>"``.
+        validation_split : float in [0, 1)
+            Hold out this fraction of the rows for validation. Unlike Keras,
+            which takes the *last* rows of ``x`` unshuffled (a trap with
+            sorted data), layernet shuffles the rows with ``rng`` first and
+            then holds out the last ``validation_split`` of them; the split is
+            drawn once per call. Cannot be combined with ``validation_data``.
+        callbacks : list of Callback
+            E.g. ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``. A
+            ``TerminateOnNaN()`` is added unless one is given: a NaN or
+            infinite batch loss raises a RuntimeError naming the epoch and
+            batch, before that batch's step is applied.
+        metrics : list of Metric or str
+            ``"accuracy"``, ``"mse"``, ``"mae"``, ``"r2"`` or Metric
+            instances; computed on each batch's predictions as it trains.
+        verbose : {0, 1, 2}
+            0: silent. 1: a line per epoch (loss, metrics, time) and, on a
+            terminal, a live progress bar within long epochs. 2: the lines only.
+        rng : numpy.random.Generator, int or None
+            The source of the shuffles and the validation split; the same
+            seed gives bit-identical weights and History. No global random
+            state is used.
+
+        Returns
+        -------
+        History
+            ``history.history["loss"]`` etc., one value per epoch.
+
+        Raises
+        ------
+        ValueError
+            Before any training, for x and y of different lengths, an empty
+            data set, NaN or inf in x or y, y of the wrong shape or domain for
+            the loss, ``batch_size < 1``, ``validation_split`` outside [0, 1).
+        """
+        return training.fit(
+            self,
+            x,
+            y,
+            loss=loss,
+            optimizer=optimizer,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            callbacks=callbacks,
+            metrics=metrics,
+            verbose=verbose,
+            rng=rng,
+        )
+
+    def evaluate(
+        self,
+        x: Any,
+        y: ArrayLike | None = None,
+        *,
+        loss: Loss,
+        metrics: Iterable[Metric | str] = (),
+        batch_size: int = 32,
+    ) -> dict[str, float]:
+        """The loss and metrics on ``(x, y)`` in inference mode, ``batch_size`` rows at a time.
+
+        Parameters
+        ----------
+        x : array-like of shape (n, *input_shape), or streamed batches with ``y=None``
+        y : array-like, or None when ``x`` streams ``(x_batch, y_batch)`` pairs
+        loss : Loss
+        metrics : list of Metric or str
+        batch_size : int
+            Bounds memory; metrics accumulate sums and counts, so the result
+            does not depend on it (up to rounding).
+
+        Returns
+        -------
+        dict
+            ``{"loss": ..., "<metric>": ...}``.
+        """
+        return training.evaluate(self, x, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
     def summary(self, *, print_summary: bool = False) -> str:
         """A table of each layer's output shape and parameter count, with totals.

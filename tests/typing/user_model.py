@@ -6,6 +6,8 @@ typed project that depends on layernet would see the API.
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 
 import layernet
@@ -34,6 +36,28 @@ def first_weight(model: Sequential) -> FloatArray:
     return weight.value
 
 
+def fit_and_keep(model: Sequential, x: FloatArray, y: FloatArray, path: str) -> float:
+    stopper = layernet.EarlyStopping("val_loss", patience=3, restore_best_weights=True)
+    history: layernet.History = model.fit(
+        x,
+        y,
+        loss=MSELoss(),
+        optimizer=SGD(model.parameters(), lr=0.5),
+        epochs=5,
+        batch_size=2,
+        validation_data=(x, y),
+        metrics=["accuracy", layernet.R2Score()],
+        callbacks=[stopper],
+        verbose=0,
+        rng=0,
+    )
+    losses: list[float] = history.history["loss"]
+    layernet.save(model, path)
+    again: Sequential = layernet.load(path)
+    scores: dict[str, float] = again.evaluate(x, y, loss=MSELoss(), metrics=["mse"])
+    return losses[-1] + scores["mse"]
+
+
 def main() -> None:
     data = layernet.datasets.load_gender()
     model = build(0)
@@ -43,6 +67,8 @@ def main() -> None:
     check: layernet.GradcheckResult = layernet.gradcheck(model, data.x)
     print(final, predictions.shape, first_weight(model).shape, shapes, check.passed)
     print(np.round(predictions, 3), model.summary())
+    with tempfile.TemporaryDirectory() as tmp:
+        print(fit_and_keep(build(1), data.x, data.y, f"{tmp}/model.npz"))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from .activations import Softmax as Softmax
 from .activations import Softplus as Softplus
 from .activations import Tanh as Tanh
 from .base import Layer as Layer
+from .conv import Conv1d as Conv1d
+from .conv import Conv2d as Conv2d
 from .dense import Dense as Dense
 from .normalization import BatchNorm1d as BatchNorm1d
 from .normalization import LayerNorm as LayerNorm
@@ -21,17 +23,32 @@ __all__ = [
     "ELU",
     "GELU",
     "Activation",
+    "AvgPool1d",
+    "AvgPool2d",
     "BatchNorm1d",
+    "Conv1d",
+    "Conv2d",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool1d",
+    "GlobalAvgPool2d",
     "Identity",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "MaxPool1d",
+    "MaxPool2d",
     "ReLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
     "Tanh",
+    "__all__ = [",
+    "from .pooling import AvgPool1d as AvgPool1d",
+    "from .pooling import AvgPool2d as AvgPool2d",
+    "from .pooling import GlobalAvgPool1d as GlobalAvgPool1d",
+    "from .pooling import GlobalAvgPool2d as GlobalAvgPool2d",
+    "from .pooling import MaxPool1d as MaxPool1d",
+    "from .pooling import MaxPool2d as MaxPool2d",
 ]

@@ -1,0 +1,535 @@
+"""Callbacks: code that ``fit`` runs at the start and end of training, each epoch and batch.
+
+Keras's names and hooks. A callback sees the model (``self.model``), the
+optimizer (``self.optimizer``) and the run's settings (``self.params``:
+``epochs``, ``steps`` per epoch or None when streaming, ``samples``,
+``metrics``, the log keys, and ``greater_is_better`` by key), and stops
+training by setting ``self.stop_training = True``; the loop stops after the
+current batch (when set in a batch hook) or epoch.
+
+Epochs and batches are numbered from 0 in the hooks, as in Keras; messages
+and the progress display count from 1.
+
+``logs`` passed to ``on_epoch_end`` maps ``"loss"``, each metric name and
+their ``"val_"`` twins to floats; a callback may add entries (the
+LearningRateScheduler adds ``"lr"``) and ``History`` records them all.
+Batch hooks get ``{"batch": index, "size": rows, "loss": batch loss}`` after
+the batch (``{"batch", "size"}`` before it).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from .layers.base import Layer
+from .optimizers import Optimizer
+from .serialization import save
+
+Logs = dict[str, Any]
+
+
+class Callback:
+    """Base class: override any of the hooks; each does nothing by default.
+
+    Attributes
+    ----------
+    stop_training : bool
+        Set it to True to end training (reset to False when training begins).
+    params : dict
+        The run's settings, set before ``on_train_begin``.
+    """
+
+    stop_training: bool = False
+
+    def __init__(self) -> None:
+        self._model: Layer | None = None
+        self._optimizer: Optimizer | None = None
+        self.params: dict[str, Any] = {}
+        self.stop_training = False
+
+    def set_context(self, model: Layer, optimizer: Optimizer, params: Mapping[str, Any]) -> None:
+        """Attach the callback to a run (``fit`` calls this before ``on_train_begin``)."""
+        self._model = model
+        self._optimizer = optimizer
+        self.params = dict(params)
+        self.stop_training = False
+
+    @property
+    def model(self) -> Layer:
+        """The model being trained."""
+        if self._model is None:
+            raise RuntimeError(f"{type(self).__name__}: not attached to a fit() run yet")
+        return self._model
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The optimizer of the run."""
+        if self._optimizer is None:
+            raise RuntimeError(f"{type(self).__name__}: not attached to a fit() run yet")
+        return self._optimizer
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Before the first epoch."""
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """After the last epoch, or after a callback stopped training."""
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Before epoch ``epoch`` (0-based)."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """After epoch ``epoch`` with its logs (loss, metrics, val_ entries)."""
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Before batch ``batch`` (0-based within the epoch)."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """After batch ``batch``'s optimizer step; ``logs["loss"]`` is that batch's loss."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """The callbacks of one run, called in order; batch hooks only where overridden."""
+
+    def __init__(self, callbacks: Iterable[Callback]) -> None:
+        self.callbacks = list(callbacks)
+        self.batch_callbacks = [
+            cb
+            for cb in self.callbacks
+            if _overrides(cb, "on_batch_begin") or _overrides(cb, "on_batch_end")
+        ]
+
+    def set_context(self, model: Layer, optimizer: Optimizer, params: Mapping[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.set_context(model, optimizer, params)
+
+    @property
+    def stop_training(self) -> bool:
+        return any(cb.stop_training for cb in self.callbacks)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        for cb in self.batch_callbacks:
+            cb.on_batch_begin(batch, logs)
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        for cb in self.batch_callbacks:
+            cb.on_batch_end(batch, logs)
+
+
+# -- monitoring a logged quantity ------------------------------------------------------
+
+_MODES = ("auto", "min", "max")
+
+
+def _check_mode(owner: str, mode: str) -> str:
+    if mode not in _MODES:
+        raise ValueError(f"{owner}: mode must be one of {_MODES}, got {mode!r}")
+    return mode
+
+
+def _maximize(mode: str, monitor: str, params: Mapping[str, Any]) -> bool:
+    """Whether larger is better: ``mode``, else what the metric says, else "min"."""
+    if mode != "auto":
+        return mode == "max"
+    return bool(params.get("greater_is_better", {}).get(monitor, False))
+
+
+def _monitored(owner: str, monitor: str, logs: Logs | None) -> float:
+    logs = logs or {}
+    if monitor not in logs:
+        hint = " (pass validation_data or validation_split)" if monitor.startswith("val_") else ""
+        raise ValueError(
+            f"{owner}: monitor {monitor!r} is not among the logged values "
+            f"{sorted(logs)}{hint}; choose one of those"
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored quantity has stopped improving (Keras's rule).
+
+    After each epoch, the value improves on the best so far if it beats it by
+    more than ``min_delta`` (lower for ``mode="min"``, higher for ``"max"``;
+    ``"auto"`` asks the metric, e.g. accuracy and R2 are maximised, losses
+    minimised). After ``patience`` epochs in a row without improvement,
+    training stops; with ``restore_best_weights`` the model's parameters and
+    buffers are then set back to those of the best epoch (as in Keras, only
+    when it stops training early: a run that uses all its epochs keeps the
+    last weights).
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs: ``"val_loss"``, ``"loss"``, ``"val_accuracy"``...
+    patience : int
+        Epochs without improvement to tolerate, >= 0.
+    min_delta : float
+        Smallest change that counts as an improvement, >= 0.
+    mode : {"auto", "min", "max"}
+    restore_best_weights : bool
+
+    Attributes
+    ----------
+    best : float
+        The best value seen.
+    best_epoch : int
+        Its epoch (0-based), -1 before any.
+    stopped_epoch : int
+        The epoch after which training stopped, -1 if it did not stop early.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        super().__init__()
+        self.monitor = str(monitor)
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral):
+            raise TypeError(f"EarlyStopping: patience must be an int, got {patience!r}")
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        self.patience: int = int(patience)
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real):
+            raise TypeError(f"EarlyStopping: min_delta must be a real number, got {min_delta!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta}")
+        self.min_delta: float = float(min_delta)
+        self.mode: str = _check_mode("EarlyStopping", mode)
+        self.restore_best_weights: bool = bool(restore_best_weights)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf
+        self.best_epoch = -1
+        self.stopped_epoch = -1
+        self.wait = 0
+        self.best_weights: dict[str, Any] | None = None
+        self._sign = 1.0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._reset()
+        # Compare sign * value, so that lower is always better.
+        self._sign = -1.0 if _maximize(self.mode, self.monitor, self.params) else 1.0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = self._sign * _monitored("EarlyStopping", self.monitor, logs)
+        self.wait += 1
+        if current + self.min_delta < self.best:
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.state_dict()
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.stop_training = True
+            if self.best_weights is not None:
+                self.model.load_state_dict(self.best_weights)
+
+    @property
+    def best_value(self) -> float:
+        """The best monitored value in its own sign."""
+        return self._sign * self.best
+
+    def __repr__(self) -> str:
+        return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (with the optimizer's state) after each epoch, or when it improves.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        May hold ``str.format`` fields: ``{epoch}`` (counted from 1) and any
+        log key, e.g. ``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``.
+    monitor : str
+        The log key compared when ``save_best_only``.
+    save_best_only : bool
+        Save only when ``monitor`` improves on the best so far.
+    mode : {"auto", "min", "max"}
+    save_optimizer : bool
+        Also store the optimizer's state, so training resumes exactly
+        (see :func:`layernet.load_optimizer_state`).
+
+    Files are written with :func:`layernet.save`, atomically.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        save_optimizer: bool = True,
+    ) -> None:
+        super().__init__()
+        self.path = os.fspath(path)
+        self.monitor = str(monitor)
+        self.save_best_only = bool(save_best_only)
+        self.mode = _check_mode("ModelCheckpoint", mode)
+        self.save_optimizer = bool(save_optimizer)
+        self.best = math.inf
+        self._sign = 1.0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best = math.inf
+        self._sign = -1.0 if _maximize(self.mode, self.monitor, self.params) else 1.0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self.save_best_only:
+            current = self._sign * _monitored("ModelCheckpoint", self.monitor, logs)
+            if not current < self.best:
+                return
+            self.best = current
+        try:
+            path = self.path.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"ModelCheckpoint: cannot fill in the path {self.path!r} "
+                f"(fields: epoch, {', '.join(sorted(logs))}): {exc!r}"
+            ) from None
+        save(self.model, path, self.optimizer if self.save_optimizer else None)
+
+    def __repr__(self) -> str:
+        return f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r})"
+
+
+class LearningRateScheduler(Callback):
+    """Set ``optimizer.lr = schedule(epoch, lr)`` before each epoch (Keras's signature).
+
+    Parameters
+    ----------
+    schedule : callable (epoch: int, lr: float) -> float
+        Gets the 0-based epoch and the current learning rate.
+
+    The learning rate of each epoch is logged as ``"lr"``.
+    """
+
+    def __init__(self, schedule: Callable[[int, float], float]) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                f"LearningRateScheduler: schedule must be callable (epoch, lr) -> lr, "
+                f"got {type(schedule).__name__}"
+            )
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        lr = self.schedule(epoch, self.optimizer.lr)
+        try:
+            self.optimizer.lr = lr
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"LearningRateScheduler: the schedule returned {lr!r} for epoch {epoch}: {exc}"
+            ) from None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if logs is not None:
+            logs["lr"] = self.optimizer.lr
+
+
+class TerminateOnNaN(Callback):
+    """Stop at the first batch whose loss is NaN or infinite, before its step is applied.
+
+    ``fit`` includes one by default; the loop checks each batch's loss (one
+    float comparison) before ``backward`` and ``step``, so the parameters keep
+    the values of the last finite step. (Buffers updated by that batch's
+    forward pass, such as BatchNorm's running statistics, are not rolled
+    back.) Pass your own instance to choose the behaviour.
+
+    Parameters
+    ----------
+    raise_error : bool
+        True (default): raise a RuntimeError naming the epoch and batch.
+        False: stop training quietly, as Keras does.
+    """
+
+    def __init__(self, raise_error: bool = True) -> None:
+        super().__init__()
+        self.raise_error = bool(raise_error)
+
+    def nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
+        """Called by the loop with 0-based indices when a batch's loss is not finite."""
+        steps = self.params.get("steps")
+        epochs = self.params.get("epochs")
+        where = f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
+        where += f", batch {batch + 1}" + (f"/{steps}" if steps else "")
+        if self.raise_error:
+            raise RuntimeError(
+                f"fit: the loss is {value} at {where}; training stopped and that batch's update "
+                "was not applied, so the parameters hold the last finite step. Lower the "
+                "learning rate or check the data for extreme values"
+            )
+        self.stop_training = True
+
+
+class CSVLogger(Callback):
+    """Append each epoch's logs to a CSV file: an ``epoch`` column (0-based), then sorted keys.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    separator : str
+    append : bool
+        Keep an existing file's rows (no new header); otherwise start afresh.
+
+    The file is opened and closed at every epoch, so it is complete on disk
+    even if training is interrupted.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.separator = separator
+        self.append = bool(append)
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._keys = None
+        if not self.append:
+            self.path.write_text("")
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        new_file = not self.path.exists() or self.path.stat().st_size == 0
+        if self._keys is None:
+            self._keys = ["epoch", *sorted(logs)]
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(
+                handle,
+                fieldnames=self._keys,
+                delimiter=self.separator,
+                extrasaction="ignore",
+                restval="",
+            )
+            if new_file:
+                writer.writeheader()
+            writer.writerow({"epoch": epoch, **logs})
+
+    def __repr__(self) -> str:
+        return f"CSVLogger({str(self.path)!r})"
+
+
+class ProgressLogger(Callback):
+    """The display of ``verbose=1`` (and ``2``): one line per epoch, a live bar on a terminal.
+
+    Each epoch ends with a line such as
+    ``Epoch 3/10 - 0.21s - loss: 0.1234 - accuracy: 0.95 - val_loss: 0.2``.
+    With ``live=True`` (``verbose=1``) and a terminal on stdout, an epoch
+    that runs longer than ``delay`` seconds also shows a progress bar
+    (batches done, running loss) redrawn in place with a carriage return at
+    most every ``interval`` seconds; nothing is redrawn when stdout is a
+    file or pipe.
+    """
+
+    def __init__(
+        self,
+        live: bool = True,
+        *,
+        stream: TextIO | None = None,
+        delay: float = 0.5,
+        interval: float = 0.1,
+        width: int = 30,
+    ) -> None:
+        super().__init__()
+        self.live = bool(live)
+        self._stream = stream
+        self.delay = float(delay)
+        self.interval = float(interval)
+        self.width = int(width)
+        self._out: TextIO = sys.stdout
+        self._tty = False
+        self._start = 0.0
+        self._next_draw = 0.0
+        self._drawn = False
+        self._seen = 0
+        self._loss_sum = 0.0
+        self._epoch = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._out = self._stream if self._stream is not None else sys.stdout
+        isatty = getattr(self._out, "isatty", None)
+        self._tty = self.live and callable(isatty) and bool(isatty())
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+        self._start = time.perf_counter()
+        self._next_draw = self._start + self.delay
+        self._drawn = False
+        self._seen = 0
+        self._loss_sum = 0.0
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if not self._tty or logs is None:
+            return
+        size = int(logs.get("size", 0))
+        self._seen += size
+        self._loss_sum += float(logs.get("loss", 0.0)) * size
+        now = time.perf_counter()
+        if now < self._next_draw:
+            return
+        self._next_draw = now + self.interval
+        self._drawn = True
+        self._out.write("\r" + self._bar(batch + 1) + "\x1b[K")
+        self._out.flush()
+
+    def _bar(self, done: int) -> str:
+        steps = self.params.get("steps")
+        loss = self._loss_sum / self._seen if self._seen else math.nan
+        head = f"{self._epoch_label()} "
+        if steps:
+            filled = min(self.width, int(self.width * done / steps))
+            arrow = ">" if filled < self.width else ""
+            bar = "=" * filled + arrow + "." * (self.width - filled - len(arrow))
+            head += f"[{bar}] {done}/{steps}"
+        else:
+            head += f"{done} batches"
+        return f"{head} - loss: {loss:.4g}"
+
+    def _epoch_label(self) -> str:
+        return f"Epoch {self._epoch + 1}/{self.params.get('epochs', '?')}"
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        elapsed = time.perf_counter() - self._start
+        parts = [f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}", f"{elapsed:.2f}s"]
+        parts += [f"{key}: {value:.4g}" for key, value in (logs or {}).items()]
+        prefix = "\r\x1b[K" if self._drawn else ""
+        self._out.write(prefix + " - ".join(parts) + "\n")
+        self._out.flush()

@@ -1,0 +1,229 @@
+"""Sliding windows shared by convolution and pooling: sizes, arguments, offsets.
+
+A window layer slides a (dilated) kernel over the spatial axes of a
+channels-first batch ``(batch, channels, *spatial)``. Along one axis of
+length ``L``, with kernel ``k``, stride ``s``, dilation ``d`` and padding
+``p_lo`` before and ``p_hi`` after, the output length is torch's
+
+    L_out = floor((L + p_lo + p_hi - d * (k - 1) - 1) / s) + 1,
+
+and output position ``o`` reads the inputs ``i = o * s + j * d - p_lo`` for
+``j = 0 .. k-1`` (positions outside ``[0, L)`` are padding).
+
+Rather than materialising a padded copy, the layers loop over the kernel's
+offsets ``j`` (``prod(kernel)`` iterations, each one vectorised over batch,
+channels and every output position): for each offset, :func:`offset_plan`
+gives the slice of the input it reads and the slice of the output positions
+for which that input is real rather than padding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from dataclasses import dataclass
+
+from .._typing import Shape
+from .._validation import format_shape
+from .base import Layer, describe
+
+Pair = tuple[int, ...]
+
+
+def as_tuple(value: object, n: int, argument: str, owner: str, *, minimum: int) -> Pair:
+    """Return ``value`` (an int or a sequence of ``n`` ints) as an ``n``-tuple of ints.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an int or a sequence of ints.
+    ValueError
+        If it has the wrong length or an entry below ``minimum``.
+    """
+    items: list[object]
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        if len(items) != n:
+            raise ValueError(
+                f"{owner}: {argument} must be an int or a sequence of {n}, got {value!r}"
+            )
+    else:
+        items = [value] * n
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
+            raise TypeError(
+                f"{owner}: {argument} must be an int or a sequence of {n} ints, "
+                f"got {type(item).__name__} {item!r}"
+            )
+        if int(item) < minimum:
+            kind = "positive" if minimum == 1 else "non-negative"
+            raise ValueError(f"{owner}: {argument} must be {kind}, got {value!r}")
+        out.append(int(item))
+    return tuple(out)
+
+
+def plain(values: Pair) -> int | list[int]:
+    """``(3,)`` -> ``3`` and ``(3, 2)`` -> ``[3, 2]``: JSON-friendly constructor arguments."""
+    return values[0] if len(values) == 1 else list(values)
+
+
+def show(values: Shape) -> str:
+    """``(3,)`` -> ``"3"`` and ``(3, 2)`` -> ``"(3, 2)"`` for reprs and messages."""
+    return str(values[0]) if len(values) == 1 else str(values)
+
+
+def output_length(length: int, kernel: int, stride: int, dilation: int, pad: int) -> int:
+    """torch's ``floor((L + pad - d * (k - 1) - 1) / s) + 1``; ``pad`` is the total padding."""
+    return (length + pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Kernel, stride, dilation and padding (before, after) along each spatial axis."""
+
+    kernel: Pair
+    stride: Pair
+    dilation: Pair
+    pad_lo: Pair
+    pad_hi: Pair
+
+    @property
+    def span(self) -> Pair:
+        """The dilated kernel's extent ``d * (k - 1) + 1`` along each axis."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation, strict=True))
+
+    def padded(self, spatial: Shape) -> Shape:
+        """The padded input's spatial sizes (``None`` where unknown)."""
+        return tuple(
+            None if n is None else n + lo + hi
+            for n, lo, hi in zip(spatial, self.pad_lo, self.pad_hi, strict=True)
+        )
+
+    def fits(self, spatial: Shape) -> bool:
+        """Whether the dilated kernel fits inside the padded input along every known axis."""
+        return all(
+            n is None or n >= span for n, span in zip(self.padded(spatial), self.span, strict=True)
+        )
+
+    def output(self, spatial: Shape) -> Shape:
+        """Spatial output sizes by torch's formula (``None`` where the input's is unknown)."""
+        return tuple(
+            None if n is None else output_length(n, k, s, d, lo + hi)
+            for n, k, s, d, lo, hi in zip(
+                spatial,
+                self.kernel,
+                self.stride,
+                self.dilation,
+                self.pad_lo,
+                self.pad_hi,
+                strict=True,
+            )
+        )
+
+
+Index = tuple[int | slice, ...]
+"""An index into an array: ints and slices."""
+
+Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
+"""A kernel offset ``j``, the input slices it reads, and the output slices it feeds."""
+
+
+def offset_plan(spatial: tuple[int, ...], geometry: Geometry) -> list[Offset]:
+    """For each kernel offset, the input positions it reads and the outputs they feed.
+
+    Offset ``j`` (a tuple, one index per spatial axis) contributes
+    ``x[..., in_slices]`` to ``out[..., out_slices]``; output positions whose
+    input would be padding are left out of ``out_slices``, so padding never
+    has to exist in memory. Offsets that touch only padding are dropped.
+    """
+    per_axis: list[list[tuple[int, slice, slice] | None]] = []
+    for n, k, s, d, lo, hi in zip(
+        spatial,
+        geometry.kernel,
+        geometry.stride,
+        geometry.dilation,
+        geometry.pad_lo,
+        geometry.pad_hi,
+        strict=True,
+    ):
+        n_out = output_length(n, k, s, d, lo + hi)
+        axis: list[tuple[int, slice, slice] | None] = []
+        for j in range(k):
+            shift = j * d - lo  # input index of output 0 at this offset
+            first = max(0, -(shift // s))  # smallest o with o * s + shift >= 0
+            last = min(n_out - 1, (n - 1 - shift) // s)  # largest o with o * s + shift < n
+            if last < first:
+                axis.append(None)
+                continue
+            start = first * s + shift
+            axis.append(
+                (j, slice(start, start + (last - first) * s + 1, s), slice(first, last + 1))
+            )
+        per_axis.append(axis)
+    plan: list[Offset] = []
+    for combo in itertools.product(*per_axis):
+        if any(entry is None for entry in combo):
+            continue
+        entries = [entry for entry in combo if entry is not None]
+        plan.append(
+            (
+                tuple(e[0] for e in entries),
+                tuple(e[1] for e in entries),
+                tuple(e[2] for e in entries),
+            )
+        )
+    return plan
+
+
+def too_small_message(
+    layer: Layer, spatial: Shape, position: int | None, geometry: Geometry
+) -> str:
+    """Say that the (dilated) kernel does not fit inside the padded input, and what to do."""
+    padded = geometry.padded(spatial)
+    smaller = "kernel or dilation" if any(d != 1 for d in geometry.dilation) else "kernel"
+    return (
+        f"{describe(layer, position)}: the kernel spans {show(geometry.span)} but the padded "
+        f"input is only {show(padded)} (input size {show(spatial)}, padding "
+        f"{show(geometry.pad_lo)} before and {show(geometry.pad_hi)} after); use a smaller "
+        f"{smaller}, more padding, or a larger input"
+    )
+
+
+def check_window_input(
+    layer: Layer,
+    shape: tuple[int, ...],
+    position: int | None,
+    channels: int | None,
+    geometry: Geometry,
+) -> None:
+    """Check a batch ``(batch, channels, *spatial)`` for a convolution or pooling layer.
+
+    Raises
+    ------
+    ValueError
+        For the wrong number of axes (a missing batch axis says so), channels
+        that differ from ``channels``, or a kernel larger than the padded input.
+    """
+    nd = len(geometry.kernel)
+    spec: Shape = (channels, *(None,) * nd)
+    expected = format_shape(spec)
+    if len(shape) != nd + 2:
+        message = f"{describe(layer, position)}: expected input of shape {expected}, got {shape}"
+        if len(shape) == nd + 1:
+            message += (
+                "; a single sample must still carry the batch axis: use x[np.newaxis] "
+                "(or x.reshape(1, *x.shape))"
+            )
+        elif len(shape) < nd + 1:
+            message += f"; channels come first, then {nd} spatial axis/axes"
+        raise ValueError(message)
+    if channels is not None and shape[1] != channels:
+        raise ValueError(
+            f"{describe(layer, position)}: expected input of shape {expected} with {channels} "
+            f"channels (channels first), got {shape} with {shape[1]}; build the layer with "
+            f"in_channels={shape[1]} or transpose channels-last input with "
+            f"x.transpose(0, {nd + 1}, {', '.join(str(i) for i in range(1, nd + 1))})"
+        )
+    if not geometry.fits(shape[2:]):
+        raise ValueError(too_small_message(layer, shape[2:], position, geometry))

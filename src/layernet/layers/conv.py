@@ -1,0 +1,363 @@
+"""Conv1d and Conv2d: cross-correlation over channels-first batches, as im2col + one GEMM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
+from .._validation import RngLike, as_generator, check_positive_int
+from ..initializers import InitializerLike, get_initializer, initialize
+from ..parameter import Parameter
+from ._windows import (
+    Geometry,
+    Index,
+    as_tuple,
+    check_window_input,
+    offset_plan,
+    plain,
+    show,
+    too_small_message,
+)
+from .base import Layer
+
+IntOrTuple = int | Sequence[int]
+"""A size given once for every spatial axis (``3``) or per axis (``(3, 5)``)."""
+
+PaddingLike = int | Sequence[int] | str
+"""Zero padding: an int, one int per axis, ``"same"`` (stride 1 only) or ``"valid"`` (none)."""
+
+
+class _ConvNd(Layer):
+    """The N-d convolution shared by :class:`Conv1d` and :class:`Conv2d`.
+
+    Notation for one spatial axis (``Conv2d`` has two, ``Conv1d`` one): input
+    length ``L``, kernel ``k``, stride ``s``, dilation ``d``, zero padding
+    ``p`` on each side. torch's output-size rule is
+
+        L_out = floor((L + 2 p - d (k - 1) - 1) / s) + 1,
+
+    and ``padding="same"`` pads ``d (k - 1)`` in total, ``floor`` of half
+    before and the rest after (torch's split), so ``L_out = L``.
+
+    Forward (cross-correlation, as in torch), for ``Conv2d``::
+
+        y[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] * x_pad[n, c, i s + p d, j s + q d]
+
+    computed as im2col plus one GEMM: ``cols[(c, p, q), (i, j, n)]`` holds
+    ``x_pad[n, c, i s + p d, j s + q d]`` (batch last, see ``_workspace``), so
+    with ``W2 = W.reshape(C_out, -1)``, ``Y = W2 @ cols + b`` of shape
+    ``(C_out, H_out * W_out * batch)``, transposed to ``(batch, C_out, H_out, W_out)``.
+
+    Backward, given ``G = dL/dY`` in that layout: ``Y`` is linear in ``W2``,
+    ``b`` and ``cols``, so
+
+    - ``dL/dW2 = G @ cols.T`` (one GEMM), ``dL/db = G.sum(axis=1)``,
+    - ``dL/dcols = W2.T @ G`` (one GEMM), and ``dL/dx`` is col2im of it: every
+      input element receives the sum of the ``dcols`` entries it was copied
+      into (one vectorised add per kernel offset; entries that came from
+      padding are dropped).
+    """
+
+    n_spatial: ClassVar[int]
+
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[int, ...] | str
+    weight: Parameter
+    bias: Parameter
+    use_bias: bool
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: PaddingLike = 0,
+        dilation: IntOrTuple = 1,
+        *,
+        bias: bool = True,
+        weight_init: InitializerLike = "fan_in_uniform",
+        bias_init: InitializerLike = "fan_in_uniform",
+        rng: RngLike = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        nd = self.n_spatial
+        name = f"{type(self).__name__}({in_channels!r} -> {out_channels!r})"
+        self.in_channels = check_positive_int(in_channels, "in_channels", name)
+        self.out_channels = check_positive_int(out_channels, "out_channels", name)
+        self.kernel_size = as_tuple(kernel_size, nd, "kernel_size", name, minimum=1)
+        self.stride = as_tuple(stride, nd, "stride", name, minimum=1)
+        self.dilation = as_tuple(dilation, nd, "dilation", name, minimum=1)
+        span = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation, strict=True)]
+        if isinstance(padding, str):
+            if padding == "valid":
+                lo = hi = (0,) * nd
+            elif padding == "same":
+                if any(s != 1 for s in self.stride):
+                    raise ValueError(
+                        f"{name}: padding='same' needs stride 1 (as in torch), got "
+                        f"stride={stride!r}; give the padding as numbers instead"
+                    )
+                lo = tuple(t // 2 for t in span)
+                hi = tuple(t - t // 2 for t in span)
+            else:
+                raise ValueError(
+                    f"{name}: padding must be an int, a sequence of {nd} ints, 'same' or "
+                    f"'valid', got {padding!r}"
+                )
+            self.padding = padding
+        else:
+            lo = hi = as_tuple(padding, nd, "padding", name, minimum=0)
+            self.padding = lo
+        self.geometry = Geometry(self.kernel_size, self.stride, self.dilation, lo, hi)
+        self.dtype = as_float_dtype(dtype)
+        self.weight_init = get_initializer(weight_init, argument=f"{name}: weight_init")
+        self.bias_init = get_initializer(bias_init, argument=f"{name}: bias_init")
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(np.zeros(shape, dtype=self.dtype), name="weight")
+        self.use_bias = bool(bias)
+        self.bias = Parameter(np.zeros(self.out_channels, dtype=self.dtype), name="bias")
+        self._in_shape: tuple[int, ...] | None = None
+        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
+        self._work_shape: tuple[int, ...] = ()
+        self._x_t = self._cols = self._dcols = self._y_t = self._grad_t = np.zeros(0, self.dtype)
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng: RngLike = None) -> None:
+        """Redraw the weight (and bias) from the initializers, in place.
+
+        The default, ``"fan_in_uniform"``, is torch's: U(-1/sqrt(fan_in),
+        1/sqrt(fan_in)) for both, with ``fan_in = in_channels * prod(kernel_size)``.
+        """
+        gen = as_generator(rng)
+        taps = int(np.prod(self.kernel_size))
+        fan_in, fan_out = self.in_channels * taps, self.out_channels * taps
+        for init, param, used in (
+            (self.weight_init, self.weight, True),
+            (self.bias_init, self.bias, self.use_bias),
+        ):
+            if used:
+                param.value[...] = initialize(
+                    init, param.shape, fan_in=fan_in, fan_out=fan_out, rng=gen, dtype=self.dtype
+                )
+
+    # -- the maths -----------------------------------------------------------------
+
+    def _workspace(self, shape: tuple[int, ...]) -> list[tuple[Index, Index]]:
+        """The offset plan for a batch of ``shape``; (re)allocates the buffers on a new shape.
+
+        Inside, the batch axis goes last, ``(C, *spatial, batch)``: every copy in
+        im2col and col2im then moves runs of at least ``batch`` contiguous
+        numbers instead of rows of the (small) image width. ``cols`` is zeroed
+        only when allocated: forward writes the same entries every time, so
+        those that stand for padding stay zero.
+        """
+        spatial = shape[2:]
+        plan = self._plans.get(spatial)
+        if plan is None:  # (index into cols, index into the input) per kernel offset
+            every: Index = (slice(None),)
+            plan = self._plans[spatial] = [
+                (every + offset + dst, every + src)
+                for offset, src, dst in offset_plan(spatial, self.geometry)
+            ]
+        if shape != self._work_shape:
+            out = tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
+            batch, dtype = shape[0], self.dtype
+            self._x_t = np.empty((self.in_channels, *spatial, batch), dtype=dtype)
+            self._cols = np.zeros((self.in_channels, *self.kernel_size, *out, batch), dtype=dtype)
+            self._dcols = np.empty_like(self._cols)
+            self._y_t = np.empty((self.out_channels, *out, batch), dtype=dtype)
+            self._grad_t = np.empty_like(self._y_t)
+            self._work_shape = shape
+        return plan
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        nd = self.n_spatial
+        plan = self._workspace(x.shape)
+        x_t, cols, y_t = self._x_t, self._cols, self._y_t
+        np.copyto(x_t, x.transpose(*range(1, nd + 2), 0))  # (C, *spatial, batch)
+        for at_cols, at_x in plan:  # im2col: cols[c, *offset, *out, n]
+            np.copyto(cols[at_cols], x_t[at_x])
+        c_out = self.out_channels
+        weight = self.weight.value.reshape(c_out, -1)
+        positions = int(np.prod(y_t.shape[1:]))  # batch * prod(out); explicit for batch 0
+        np.matmul(
+            weight, cols.reshape(weight.shape[1], positions), out=y_t.reshape(c_out, positions)
+        )
+        y = np.empty((x.shape[0], c_out, *y_t.shape[1:-1]), dtype=y_t.dtype)
+        from_t = (nd + 1, *range(nd + 1))  # (C_out, *out, batch) -> (batch, C_out, *out)
+        if self.use_bias:
+            np.add(y_t.transpose(from_t), self.bias.value.reshape(c_out, *(1,) * nd), out=y)
+        else:
+            np.copyto(y, y_t.transpose(from_t))
+        self._in_shape = x.shape
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        shape = self._in_shape
+        if shape is None:
+            raise self._not_run_yet()
+        nd = self.n_spatial
+        plan = self._plans[shape[2:]]
+        cols, dcols, grad_t, dx_t = self._cols, self._dcols, self._grad_t, self._x_t
+        c_out = self.out_channels
+        np.copyto(grad_t, grad_out.transpose(*range(1, nd + 2), 0))  # (C_out, *out, batch)
+        positions = int(np.prod(grad_t.shape[1:]))  # batch * prod(out); explicit for batch 0
+        g = grad_t.reshape(c_out, positions)
+        weight = self.weight.value.reshape(c_out, -1)
+        np.matmul(
+            g, cols.reshape(weight.shape[1], positions).T, out=self.weight.grad.reshape(c_out, -1)
+        )
+        if self.use_bias:
+            np.sum(g, axis=1, out=self.bias.grad)
+        np.matmul(weight.T, g, out=dcols.reshape(weight.shape[1], positions))
+        dx_t.fill(0.0)  # forward is done with x_t: reuse it for dL/dx
+        for at_cols, at_x in plan:  # col2im: add each entry back where it was copied from
+            view = dx_t[at_x]
+            np.add(view, dcols[at_cols], out=view)
+        grad_in: FloatArray = np.ascontiguousarray(dx_t.transpose(nd + 1, *range(nd + 1)))
+        return grad_in
+
+    # -- structure -----------------------------------------------------------------
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        yield prefix + "weight", self.weight
+        if self.use_bias:
+            yield prefix + "bias", self.bias
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": plain(self.kernel_size),
+            "stride": plain(self.stride),
+            "padding": self.padding if isinstance(self.padding, str) else plain(self.padding),
+            "dilation": plain(self.dilation),
+            "bias": self.use_bias,
+            "dtype": self.dtype.name,
+        }
+
+    @property
+    def input_spec(self) -> Shape:
+        return (self.in_channels, *(None,) * self.n_spatial)
+
+    def output_shape(self, input_shape: Shape | None) -> Shape:
+        spatial: Shape = (None,) * self.n_spatial
+        if input_shape is not None and len(input_shape) == 1 + self.n_spatial:
+            spatial = input_shape[1:]
+        if not self.geometry.fits(spatial):
+            raise ValueError(self._too_small(spatial, None))
+        return (self.out_channels, *self.geometry.output(spatial))
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        check_window_input(self, shape, position, self.in_channels, self.geometry)
+
+    def _too_small(self, spatial: Shape, position: int | None) -> str:
+        return too_small_message(self, spatial, position, self.geometry)
+
+    def __repr__(self) -> str:
+        parts = [f"kernel_size={show(self.kernel_size)}"]
+        if any(s != 1 for s in self.stride):
+            parts.append(f"stride={show(self.stride)}")
+        if isinstance(self.padding, str):
+            parts.append(f"padding={self.padding!r}")
+        elif any(self.padding):
+            parts.append(f"padding={show(self.padding)}")
+        if any(d != 1 for d in self.dilation):
+            parts.append(f"dilation={show(self.dilation)}")
+        if not self.use_bias:
+            parts.append("bias=False")
+        return (
+            f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, "
+            + ", ".join(parts)
+            + ")"
+        )
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over ``(batch, in_channels, length)`` (torch's ``Conv1d``).
+
+    ``y[n, o, i] = b[o] + sum_{c, p} W[o, c, p] * x_pad[n, c, i * s + p * d]``, with output
+    length ``L_out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, dilation : int
+    padding : int, "same" or "valid"
+        Zeros added at both ends; ``"same"`` (stride 1 only) keeps the length,
+        putting the odd one out at the end, as torch does.
+    bias : bool
+        Without it ``bias`` stays a zero Parameter that is never trained,
+        saved or returned by :meth:`parameters`.
+    weight_init, bias_init : str or callable
+        Initializers from :mod:`layernet.initializers`; torch's default
+        U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with ``fan_in = in_channels * kernel_size``.
+    rng : numpy.random.Generator, int or None
+    dtype : np.float64 or np.float32
+
+    Attributes
+    ----------
+    weight : Parameter of shape (out_channels, in_channels, kernel_size)
+        torch's layout, so a torch state dict loads as it is.
+    bias : Parameter of shape (out_channels,)
+
+    Notes
+    -----
+    Input ``(batch, in_channels, L)``, output ``(batch, out_channels, L_out)``.
+    The im2col forward and the derivation of the backward pass are in the
+    docstring of the shared base class, ``layernet.layers.conv._ConvNd``.
+    """
+
+    n_spatial: ClassVar[int] = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over ``(batch, in_channels, height, width)`` (torch's ``Conv2d``).
+
+    ``y[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] * x_pad[n, c, i s + p d, j s + q d]``,
+    with, along each spatial axis,
+    ``H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, dilation : int or pair of ints
+        One value for both axes, or ``(height, width)``.
+    padding : int, pair of ints, "same" or "valid"
+        Zeros added on both sides of each axis; ``"same"`` (stride 1 only)
+        keeps the size, putting the odd one out after, as torch does.
+    bias : bool
+        Without it ``bias`` stays a zero Parameter that is never trained,
+        saved or returned by :meth:`parameters`.
+    weight_init, bias_init : str or callable
+        Initializers from :mod:`layernet.initializers`; torch's default
+        U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in = in_channels * kh * kw``.
+    rng : numpy.random.Generator, int or None
+    dtype : np.float64 or np.float32
+
+    Attributes
+    ----------
+    weight : Parameter of shape (out_channels, in_channels, kh, kw)
+        torch's layout, so a torch state dict loads as it is.
+    bias : Parameter of shape (out_channels,)
+
+    Notes
+    -----
+    Input ``(batch, in_channels, H, W)``, output ``(batch, out_channels, H_out, W_out)``.
+
+    Forward is im2col plus one GEMM: ``Y = W.reshape(C_out, -1) @ cols + b``
+    where ``cols[(c, p, q), (i, j, n)] = x_pad[n, c, i s + p d, j s + q d]``.
+    Backward with ``G = dL/dY``: ``dW = G @ cols.T``, ``db = G.sum(axis=1)``,
+    ``dcols = W.reshape(C_out, -1).T @ G``, and ``dL/dx`` adds each ``dcols``
+    entry back onto the input element it was copied from (col2im).
+    """
+
+    n_spatial: ClassVar[int] = 2

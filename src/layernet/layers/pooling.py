@@ -1,0 +1,376 @@
+"""Pooling over channels-first batches: max, average and global average, in 1-D and 2-D."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from .._typing import ArrayLike, FloatArray, Shape
+from .._validation import as_float_array
+from ._windows import (
+    Geometry,
+    Index,
+    as_tuple,
+    check_window_input,
+    offset_plan,
+    plain,
+    show,
+    too_small_message,
+)
+from .base import Layer
+
+IntOrTuple = int | Sequence[int]
+"""A size given once for every spatial axis (``2``) or per axis (``(2, 3)``)."""
+
+
+class _Parameterless(Layer):
+    """Keeps float32 input float32 and converts anything else to float64, like activations."""
+
+    n_spatial: ClassVar[int]
+
+    def convert_input(self, x: ArrayLike) -> FloatArray:
+        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
+        return as_float_array(x, np.dtype(dtype), repr(self))
+
+
+def _to_pool_major(x: FloatArray) -> FloatArray:
+    """``(batch, C, *spatial) -> (*spatial, batch * C)``, contiguous.
+
+    One transposing copy buys contiguous runs of ``batch * C`` numbers for
+    every per-offset operation, which strided views of small images lack.
+    """
+    rows = x.shape[0] * x.shape[1]
+    positions = int(np.prod(x.shape[2:]))
+    return np.ascontiguousarray(x.reshape(rows, positions).T).reshape(*x.shape[2:], rows)
+
+
+def _from_pool_major(a: FloatArray, batch: int, channels: int) -> FloatArray:
+    """``(*spatial, batch * C) -> (batch, C, *spatial)``, contiguous (a fresh array)."""
+    spatial = a.shape[:-1]
+    out: FloatArray = np.ascontiguousarray(a.reshape(int(np.prod(spatial)), batch * channels).T)
+    return out.reshape(batch, channels, *spatial)
+
+
+class _PoolNd(_Parameterless):
+    """Window pooling shared by the max and average pools.
+
+    Along each spatial axis of length ``L``, with kernel ``k``, stride ``s``
+    (the kernel by default) and padding ``p`` (at most ``k // 2``, torch's
+    rule, so every window holds at least one real input), the output length
+    is torch's ``L_out = floor((L + 2 p - k) / s) + 1``.
+
+    Both pools loop over the kernel's offsets (``prod(kernel_size)``
+    iterations, each vectorised over batch, channels and output positions)
+    in a pool-major layout ``(*spatial, batch * channels)``; windows' parts
+    that fall on padding are skipped rather than materialised.
+    """
+
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+    ) -> None:
+        nd = self.n_spatial
+        name = f"{type(self).__name__}(kernel_size={kernel_size!r})"
+        self.kernel_size = as_tuple(kernel_size, nd, "kernel_size", name, minimum=1)
+        self.stride = (
+            self.kernel_size if stride is None else as_tuple(stride, nd, "stride", name, minimum=1)
+        )
+        self.padding = as_tuple(padding, nd, "padding", name, minimum=0)
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise ValueError(
+                f"{name}: padding must be at most half the kernel size (torch's rule, so "
+                f"every window holds a real input), got padding={padding!r}; "
+                "use a smaller padding or a larger kernel"
+            )
+        ones = (1,) * nd
+        self.geometry = Geometry(self.kernel_size, self.stride, ones, self.padding, self.padding)
+        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
+        self._in_shape: tuple[int, ...] | None = None
+
+    def _plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
+        """Per kernel offset, in row-major order: (index into the output, into the input).
+
+        The indices address the spatial axes of the pool-major layout
+        ``(*spatial, batch * channels)`` that :func:`_to_pool_major` makes.
+        """
+        plan = self._plans.get(spatial)
+        if plan is None:
+            plan = self._plans[spatial] = [
+                (dst, src) for _, src, dst in offset_plan(spatial, self.geometry)
+            ]
+        return plan
+
+    def _out_spatial(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "kernel_size": plain(self.kernel_size),
+            "stride": plain(self.stride),
+            "padding": plain(self.padding),
+        }
+
+    @property
+    def input_spec(self) -> Shape:
+        return (None,) * (1 + self.n_spatial)
+
+    def output_shape(self, input_shape: Shape | None) -> Shape:
+        if input_shape is None or len(input_shape) != 1 + self.n_spatial:
+            return (None,) * (1 + self.n_spatial)
+        if not self.geometry.fits(input_shape[1:]):
+            raise ValueError(too_small_message(self, input_shape[1:], None, self.geometry))
+        return (input_shape[0], *self.geometry.output(input_shape[1:]))
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        check_window_input(self, shape, position, None, self.geometry)
+
+    def __repr__(self) -> str:
+        parts = [f"kernel_size={show(self.kernel_size)}"]
+        if self.stride != self.kernel_size:
+            parts.append(f"stride={show(self.stride)}")
+        if any(self.padding):
+            parts.append(f"padding={show(self.padding)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class _MaxPoolNd(_PoolNd):
+    """Max pooling; see :class:`MaxPool2d` for the maths."""
+
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self._winners: list[npt.NDArray[np.bool_]] = []
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        batch, channels, *spatial = x.shape
+        plan = self._plan(tuple(spatial))
+        x_t = _to_pool_major(x)
+        y_t = np.full((*self._out_spatial(tuple(spatial)), batch * channels), -np.inf, x.dtype)
+        for at_y, at_x in plan:  # padding is never visited: it counts as -inf
+            best = y_t[at_y]
+            np.maximum(best, x_t[at_x], out=best)  # NaN propagates, as in torch
+        # The argmax, as one mask per offset: the first offset (row-major, torch's
+        # rule for ties) whose input equals the window's maximum.
+        taken = np.zeros(y_t.shape, dtype=np.bool_)
+        winners = []
+        for at_y, at_x in plan:
+            won = x_t[at_x] == y_t[at_y]
+            seen = taken[at_y]
+            np.greater(won, seen, out=won)  # won and not seen before
+            np.logical_or(seen, won, out=seen)
+            winners.append(won)
+        self._winners = winners
+        self._in_shape = x.shape
+        return _from_pool_major(y_t, batch, channels)
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        shape = self._in_shape
+        if shape is None:
+            raise self._not_run_yet()
+        batch, channels, *spatial = shape
+        g_t = _to_pool_major(grad_out)
+        dx_t = np.zeros((*spatial, batch * channels), dtype=grad_out.dtype)
+        for (at_y, at_x), won in zip(self._plan(tuple(spatial)), self._winners, strict=True):
+            view = dx_t[at_x]
+            np.add(view, g_t[at_y] * won, out=view)
+        return _from_pool_major(dx_t, batch, channels)
+
+
+class _AvgPoolNd(_PoolNd):
+    """Average pooling; see :class:`AvgPool2d` for the maths."""
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        batch, channels, *spatial = x.shape
+        x_t = _to_pool_major(x)
+        y_t = np.zeros((*self._out_spatial(tuple(spatial)), batch * channels), dtype=x.dtype)
+        for at_y, at_x in self._plan(tuple(spatial)):  # padding counts as zeros
+            view = y_t[at_y]
+            np.add(view, x_t[at_x], out=view)
+        y_t *= 1.0 / int(np.prod(self.kernel_size))
+        self._in_shape = x.shape
+        return _from_pool_major(y_t, batch, channels)
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        shape = self._in_shape
+        if shape is None:
+            raise self._not_run_yet()
+        batch, channels, *spatial = shape
+        g_t = _to_pool_major(grad_out)
+        g_t *= 1.0 / int(np.prod(self.kernel_size))
+        dx_t = np.zeros((*spatial, batch * channels), dtype=grad_out.dtype)
+        for at_y, at_x in self._plan(tuple(spatial)):
+            view = dx_t[at_x]
+            np.add(view, g_t[at_y], out=view)
+        return _from_pool_major(dx_t, batch, channels)
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-D max pooling over ``(batch, channels, length)`` (torch's ``MaxPool1d``).
+
+    ``y[n, c, i] = max_{p < k} x_pad[n, c, i * s + p]`` with ``x_pad`` padded
+    with ``-inf``; output length ``L_out = floor((L + 2 * padding - k) / s) + 1``.
+
+    Parameters
+    ----------
+    kernel_size : int
+    stride : int, optional
+        The kernel size by default.
+    padding : int
+        At most ``kernel_size // 2``.
+
+    Notes
+    -----
+    Input ``(batch, C, L)``, output ``(batch, C, L_out)``. Backward routes
+    each output's gradient to the one input that won its window (the first
+    in the window on ties, as torch does); overlapping windows add up.
+    """
+
+    n_spatial: ClassVar[int] = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling over ``(batch, channels, height, width)`` (torch's ``MaxPool2d``).
+
+    ``y[n, c, i, j] = max_{p, q} x_pad[n, c, i * s_h + p, j * s_w + q]``, ``x_pad``
+    padded with ``-inf``, and along each axis ``H_out = floor((H + 2 * padding - k) / s) + 1``.
+
+    Parameters
+    ----------
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        The kernel size by default (non-overlapping windows).
+    padding : int or pair of ints
+        At most half the kernel size along each axis.
+
+    Notes
+    -----
+    Input ``(batch, C, H, W)``, output ``(batch, C, H_out, W_out)``.
+
+    Forward remembers, for each output, which kernel offset won (the first
+    in row-major order on ties, as torch does). Backward: ``y = x[argmax]``
+    is a selection, so ``dy/dx`` is 1 at the winner and 0 elsewhere, and
+    ``dL/dx`` gathers each output's gradient at its winner (summing where
+    windows overlap).
+    """
+
+    n_spatial: ClassVar[int] = 2
+
+
+class AvgPool1d(_AvgPoolNd):
+    """1-D average pooling over ``(batch, channels, length)`` (torch's ``AvgPool1d``).
+
+    ``y[n, c, i] = (1 / k) sum_{p < k} x_pad[n, c, i * s + p]``, zero padding
+    counted in the average (torch's ``count_include_pad=True``); output length
+    ``L_out = floor((L + 2 * padding - k) / s) + 1``.
+
+    Parameters
+    ----------
+    kernel_size : int
+    stride : int, optional
+        The kernel size by default.
+    padding : int
+        At most ``kernel_size // 2``.
+
+    Notes
+    -----
+    Backward: each input in a window gets ``1 / k`` of that window's output
+    gradient, summed over the windows that contain it.
+    """
+
+    n_spatial: ClassVar[int] = 1
+
+
+class AvgPool2d(_AvgPoolNd):
+    """2-D average pooling over ``(batch, channels, height, width)`` (torch's ``AvgPool2d``).
+
+    ``y[n, c, i, j] = (1 / (k_h k_w)) sum_{p, q} x_pad[n, c, i s_h + p, j s_w + q]``,
+    zero padding counted in the average (torch's ``count_include_pad=True``);
+    along each axis ``H_out = floor((H + 2 * padding - k) / s) + 1``.
+
+    Parameters
+    ----------
+    kernel_size : int or pair of ints
+    stride : int or pair of ints, optional
+        The kernel size by default.
+    padding : int or pair of ints
+        At most half the kernel size along each axis.
+
+    Notes
+    -----
+    Backward: ``y`` is linear in ``x``, so each input receives
+    ``g / (k_h k_w)`` from every window that contains it.
+    """
+
+    n_spatial: ClassVar[int] = 2
+
+
+class _GlobalAvgPoolNd(_Parameterless):
+    """Mean over every spatial position: ``(batch, C, *spatial) -> (batch, C)``."""
+
+    def __init__(self) -> None:
+        self._in_shape: tuple[int, ...] | None = None
+        ones = (1,) * self.n_spatial
+        zeros = (0,) * self.n_spatial
+        self._geometry = Geometry(ones, ones, ones, zeros, zeros)
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._in_shape = x.shape
+        y: FloatArray = x.mean(axis=tuple(range(2, x.ndim)))
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        shape = self._in_shape
+        if shape is None:
+            raise self._not_run_yet()
+        share = grad_out * (1.0 / int(np.prod(shape[2:])))
+        grad_in = np.empty(shape, dtype=share.dtype)
+        grad_in[...] = share.reshape(*share.shape, *(1,) * self.n_spatial)
+        return grad_in
+
+    @property
+    def input_spec(self) -> Shape:
+        return (None,) * (1 + self.n_spatial)
+
+    def output_shape(self, input_shape: Shape | None) -> Shape:
+        if input_shape is None or len(input_shape) != 1 + self.n_spatial:
+            return (None,)
+        return (input_shape[0],)
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        check_window_input(self, shape, position, None, self._geometry)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class GlobalAvgPool1d(_GlobalAvgPoolNd):
+    """Mean over the length: ``y[n, c] = (1 / L) sum_i x[n, c, i]``.
+
+    Maps ``(batch, C, L)`` to ``(batch, C)``. Backward: every position receives ``g[n, c] / L``.
+    """
+
+    n_spatial: ClassVar[int] = 1
+
+
+class GlobalAvgPool2d(_GlobalAvgPoolNd):
+    """Mean over the image: ``y[n, c] = (1 / (H W)) sum_{i, j} x[n, c, i, j]``.
+
+    Maps ``(batch, C, H, W)`` to ``(batch, C)`` (Keras's ``GlobalAveragePooling2D``,
+    torch's ``AdaptiveAvgPool2d(1)`` followed by a flatten). Backward: every
+    position receives ``g[n, c] / (H W)``.
+    """
+
+    n_spatial: ClassVar[int] = 2

@@ -1,0 +1,291 @@
+"""Save and load models (and optionally an optimizer's state) as one ``.npz`` file.
+
+The file holds only arrays, so loading never runs code:
+
+- ``state/<name>``: every parameter and buffer from ``model.state_dict()``
+  (``state/0.weight``, ...), in its own dtype, bit for bit;
+- ``optimizer/<index>/<key>``: when an optimizer is saved, each of its state
+  arrays, keyed by the parameter's index in ``optimizer.params``;
+- ``__layernet__``: a uint8 array holding UTF-8 JSON: the format version, the
+  architecture (``{"class_name": ..., "config": model.get_config()}``) and
+  the optimizer's class, hyperparameters and parameter shapes.
+
+``load`` reads it with ``np.load(..., allow_pickle=False)`` and rebuilds each
+layer as ``cls(**config)``, finding ``cls`` by name among the Layer classes
+that ``layernet`` exports (or in ``custom_layers``); a config entry that is
+itself ``{"class_name", "config"}`` (or a list of them, as in Sequential) is
+rebuilt the same way first, so containers nest.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import numpy as np
+
+from ._typing import FloatArray
+from .layers.base import Layer
+from .optimizers import Optimizer
+
+if TYPE_CHECKING:
+    from .sequential import Sequential
+
+FORMAT = "layernet"
+VERSION = 1
+META_KEY = "__layernet__"
+STATE_PREFIX = "state/"
+OPTIMIZER_PREFIX = "optimizer/"
+
+PathLike = str | os.PathLike[str]
+
+
+def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> None:
+    """Write ``model`` (and ``optimizer``'s state, if given) to ``path`` atomically.
+
+    The arrays go to a temporary file in the same directory, which is then
+    renamed over ``path`` (``os.replace``); a save that fails midway leaves
+    any earlier file at ``path`` as it was. ``path`` is used as given (no
+    ``.npz`` is appended).
+
+    Parameters
+    ----------
+    model : Layer
+        Usually a Sequential; every layer in it must implement ``get_config``.
+    path : str or os.PathLike
+    optimizer : Optimizer, optional
+        Saved so that :func:`load_optimizer_state` can resume training exactly.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"save: model must be a Layer, got {type(model).__name__}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"save: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "optimizer": None,
+    }
+    arrays: dict[str, np.ndarray[Any, Any]] = {
+        STATE_PREFIX + name: array for name, array in model.state_dict().items()
+    }
+    if optimizer is not None:
+        opt_state = optimizer.state_dict()
+        meta["optimizer"] = {k: v for k, v in opt_state.items() if k != "state"}
+        for index, slots in opt_state["state"].items():
+            for key, array in slots.items():
+                arrays[f"{OPTIMIZER_PREFIX}{index}/{key}"] = array
+    try:
+        text = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"save: the model's or optimizer's get_config() is not JSON-serialisable: {exc}"
+        ) from None
+    arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            _write_npz(handle, arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _write_npz(handle: Any, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
+    """Write the archive (a seam for tests that simulate a failing disk)."""
+    savez: Any = np.savez  # numpy's stubs reject **arrays next to allow_pickle
+    savez(handle, allow_pickle=False, **arrays)
+
+
+def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = None) -> Sequential:
+    """Rebuild the model saved at ``path``, with its parameters and buffers.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    custom_layers : mapping of str to Layer subclass, optional
+        Layer classes that ``layernet`` does not export, by class name.
+
+    Returns
+    -------
+    Sequential
+        The model with bit-identical parameters and buffers, in the saved
+        dtype. A model saved as a single layer other than a Sequential comes
+        back wrapped in a one-layer Sequential.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem when it is missing, not an ``.npz``
+        archive, truncated or corrupted, holds pickled objects, was not
+        written by :func:`save`, names an unknown layer, or its arrays do not
+        fit the architecture.
+    """
+    arrays, meta = _read(path)
+    registry = _layer_registry()
+    if custom_layers:
+        registry.update(custom_layers)
+    try:
+        model = _build(meta.get("model"), registry)
+    except _BuildError as exc:
+        raise ValueError(f"layernet.load: {path}: {exc}") from None
+    state = {k[len(STATE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(STATE_PREFIX)}
+    try:
+        model.load_state_dict(state)
+    except ValueError as exc:
+        raise ValueError(
+            f"layernet.load: {path}: the saved arrays do not fit the architecture: {exc}"
+        ) from None
+    from .sequential import Sequential  # lazily: sequential -> training -> callbacks -> here
+
+    return model if isinstance(model, Sequential) else Sequential([model])
+
+
+def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
+    """Restore the optimizer state saved at ``path`` into ``optimizer``, in place.
+
+    Build the optimizer on the loaded model first, then restore::
+
+        model = layernet.load("ckpt.npz")
+        opt = layernet.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        layernet.load_optimizer_state("ckpt.npz", opt)
+
+    Raises
+    ------
+    ValueError
+        If the file holds no optimizer state, or state for another class or
+        other parameter shapes (or any problem :func:`load` reports).
+    """
+    arrays, meta = _read(path)
+    saved = meta.get("optimizer")
+    if not isinstance(saved, dict):
+        raise ValueError(
+            f"layernet.load_optimizer_state: {path} holds no optimizer state; "
+            "save it with layernet.save(model, path, optimizer=opt)"
+        )
+    state: dict[int, dict[str, FloatArray]] = {}
+    for key, array in arrays.items():
+        if key.startswith(OPTIMIZER_PREFIX):
+            index, _, slot = key[len(OPTIMIZER_PREFIX) :].partition("/")
+            if not index.isdigit() or not slot:
+                raise ValueError(
+                    f"layernet.load_optimizer_state: {path}: corrupted optimizer entry {key!r}"
+                )
+            state.setdefault(int(index), {})[slot] = array
+    try:
+        optimizer.load_state_dict({**saved, "state": state})
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"layernet.load_optimizer_state: {path}: {exc}") from None
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, Any]]:
+    """Every array in the file and the parsed metadata, or a ValueError naming the problem."""
+    where = f"layernet.load: {path}"
+    try:
+        handle = open(path, "rb")  # noqa: SIM115  (closed below; np.load may not on error)
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot open the file: {exc.strerror or exc}") from None
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    with handle:
+        magic = handle.read(4)
+        if magic != b"PK\x03\x04":
+            problem = (
+                "the file is empty" if not magic else "it does not start with the zip signature"
+            )
+            raise ValueError(f"{where}: not an .npz archive ({problem})")
+        handle.seek(0)
+        try:
+            with np.load(handle, allow_pickle=False) as archive:
+                for key in archive.files:
+                    arrays[key] = archive[key]
+        except ValueError as exc:
+            if "pickle" in str(exc) or "Object arrays" in str(exc):
+                raise ValueError(
+                    f"{where}: the file holds pickled Python objects, which layernet never "
+                    "loads (loading them could run code)"
+                ) from None
+            raise ValueError(f"{where}: corrupted archive: {exc}") from None
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+            raise ValueError(f"{where}: truncated or corrupted archive: {exc}") from None
+    raw = arrays.pop(META_KEY, None)
+    if raw is None:
+        raise ValueError(
+            f"{where}: an .npz archive without layernet metadata (no {META_KEY!r} entry); "
+            "it was not written by layernet.save"
+        )
+    try:
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"expected a 1-D uint8 array, got {raw.dtype} of shape {raw.shape}")
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError("not a layernet metadata record")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: corrupted layernet metadata: {exc}") from None
+    if meta.get("version") != VERSION:
+        raise ValueError(
+            f"{where}: written in layernet file format version {meta.get('version')!r}; "
+            f"this layernet reads version {VERSION}"
+        )
+    return arrays, meta
+
+
+class _BuildError(Exception):
+    """A problem rebuilding the architecture (reported as a ValueError naming the file)."""
+
+
+def _layer_registry() -> dict[str, type[Layer]]:
+    """Every concrete Layer class exported by ``layernet``, by class name."""
+    import layernet  # the package, imported lazily: it imports this module
+
+    registry: dict[str, type[Layer]] = {}
+    for name in layernet.__all__:
+        obj = getattr(layernet, name)
+        if inspect.isclass(obj) and issubclass(obj, Layer) and not inspect.isabstract(obj):
+            registry[obj.__name__] = obj
+    return registry
+
+
+def _is_spec(value: object) -> TypeGuard[dict[str, Any]]:
+    return isinstance(value, dict) and set(value) == {"class_name", "config"}
+
+
+def _build(spec: object, registry: Mapping[str, type[Layer]]) -> Layer:
+    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``, nested specs first."""
+    if not _is_spec(spec):
+        raise _BuildError(f"the architecture record is malformed: {spec!r:.200}")
+    class_name, config = spec["class_name"], spec["config"]
+    cls = registry.get(class_name) if isinstance(class_name, str) else None
+    if cls is None:
+        raise _BuildError(
+            f"unknown layer class {class_name!r}; known: {', '.join(sorted(registry))} "
+            "(pass custom_layers={name: cls} for your own)"
+        )
+    if not isinstance(config, dict):
+        raise _BuildError(f"the config of {class_name} is not a dict: {config!r:.200}")
+    kwargs: dict[str, Any] = {}
+    for key, value in config.items():
+        if _is_spec(value):
+            kwargs[key] = _build(value, registry)
+        elif isinstance(value, list) and value and all(_is_spec(v) for v in value):
+            kwargs[key] = [_build(v, registry) for v in value]
+        else:
+            kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise _BuildError(
+            f"cannot rebuild {class_name} from its config {config!r:.200}: {exc}"
+        ) from None

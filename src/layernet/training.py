@@ -1,0 +1,630 @@
+"""The training loop: ``fit``, ``evaluate``, batching and ``History``.
+
+``Sequential.fit`` and ``Sequential.evaluate`` call these. Everything is
+checked once, up front: the arrays are converted to the model's dtype and
+their shapes, lengths and values checked, the target is converted by the
+loss's ``check_target`` for the whole set, and the metrics check it too. The
+inner loop then does no checking::
+
+    for each epoch:
+        perm = rng.permutation(n); xe, ye = x[perm], y[perm]   # one gather per epoch
+        for each contiguous slice xb, yb of batch_size rows:
+            pred = model.forward(xb, training=True)
+            value = loss.forward(pred, yb)                       # NaN/inf: stop, no step
+            model.backward(loss.backward())                      # writes every .grad
+            optimizer.step()
+
+Streamed data (an iterable, or a callable returning a fresh iterable each
+epoch, of ``(x_batch, y_batch)`` pairs) cannot be checked up front, so each
+streamed batch is checked as it arrives.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from ._typing import ArrayLike, FloatArray
+from ._validation import RngLike, as_generator, check_finite, check_positive_int
+from .callbacks import Callback, CallbackList, ProgressLogger, TerminateOnNaN
+from .layers.base import Layer
+from .losses import Loss
+from .metrics import Metric, accumulate, get_metrics
+from .optimizers import LBFGS, Optimizer
+
+Pair: TypeAlias = tuple[Any, Any]
+BatchStream: TypeAlias = "Iterable[Pair] | Callable[[], Iterable[Pair]]"
+"""Streamed data: an iterable of ``(x_batch, y_batch)``, or a callable returning a fresh one."""
+
+MetricLike: TypeAlias = "Metric | str"
+
+
+class History:
+    """What ``fit`` recorded, epoch by epoch (Keras's ``History``).
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        ``"loss"``, each metric's name and, with validation data, their
+        ``"val_"`` twins (plus anything callbacks add to the logs, such as
+        ``"lr"``), one value per epoch.
+    epoch : list of int
+        The epochs run, from 0.
+    times : list of float
+        Wall time of each epoch in seconds, validation included (kept apart
+        from ``history`` so that runs compare equal whatever the clock says).
+    params : dict
+        The run's settings: epochs, steps per epoch, samples, metrics.
+    """
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.times: list[float] = []
+        self.params: dict[str, Any] = dict(params or {})
+
+    def record(self, epoch: int, logs: dict[str, Any], seconds: float) -> None:
+        """Append one epoch's logs."""
+        self.epoch.append(epoch)
+        self.times.append(seconds)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History({len(self.epoch)} epochs: {keys})"
+
+
+# -- checking what fit and evaluate receive --------------------------------------------
+
+
+def _check_components(model: Layer, loss: Loss, optimizer: Optimizer | None, where: str) -> None:
+    if not isinstance(model, Layer):
+        raise TypeError(f"{where}: model must be a Layer, got {type(model).__name__}")
+    if not isinstance(loss, Loss):
+        raise TypeError(
+            f"{where}: loss must be a Loss instance such as MSELoss(), got {loss!r}"
+            + ("; call the class" if isinstance(loss, type) else "")
+        )
+    if optimizer is None:
+        return
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"{where}: optimizer must be an Optimizer instance such as "
+            f"SGD(model.parameters(), lr=0.1), got {optimizer!r}"
+        )
+    mine = {id(p) for p in model.parameters()}
+    if not any(id(p) in mine for p in optimizer.params):
+        raise ValueError(
+            f"{where}: the optimizer updates none of this model's parameters; "
+            f"build it on them: {type(optimizer).__name__}(model.parameters(), ...)"
+        )
+
+
+def _check_split(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"fit: validation_split must be a number in [0, 1), got {value!r}")
+    split = float(value)
+    if not 0.0 <= split < 1.0:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {value}")
+    return split
+
+
+def _check_verbose(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1, 2):
+        raise ValueError(
+            f"fit: verbose must be 0 (silent), 1 (progress) or 2 (one line per epoch), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _check_callbacks(callbacks: Iterable[Callback]) -> list[Callback]:
+    if isinstance(callbacks, Callback):
+        raise TypeError(f"fit: callbacks must be a list, got {callbacks!r}; wrap it in [ ]")
+    result = list(callbacks)
+    for i, cb in enumerate(result):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks[{i}] must be a Callback, got {type(cb).__name__}")
+    return result
+
+
+def _length(y: object, where: str, what: str) -> int:
+    try:
+        return len(y)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"{where}: {what} must be an array with one row per sample, got {type(y).__name__}"
+        ) from None
+
+
+def _is_stream(x: object) -> bool:
+    """Streamed batches rather than an array: a callable, or an iterable that is not array-like."""
+    if callable(x):
+        return True
+    if isinstance(x, np.ndarray):
+        return False
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and all(isinstance(item, tuple) and len(item) == 2 for item in x)
+    return isinstance(x, Iterable)
+
+
+def _prepare_arrays(
+    model: Layer,
+    loss: Loss,
+    metrics: Sequence[Metric],
+    x: ArrayLike,
+    y: ArrayLike | None,
+    where: str,
+    names: tuple[str, str] = ("x", "y"),
+) -> tuple[FloatArray, np.ndarray[Any, Any]]:
+    """Convert and check a whole data set once; return ``(x, target)`` ready for the loop."""
+    x_name, y_name = names
+    if y is None:
+        raise ValueError(
+            f"{where}: {y_name} is missing; pass targets, or pass {x_name} as an iterable of "
+            f"(x_batch, y_batch) pairs (or a callable returning one) with {y_name}=None"
+        )
+    xa = model.convert_input(x)
+    if xa.ndim == 0 or xa.shape[0] == 0:
+        raise ValueError(f"{where}: {x_name} is empty (shape {xa.shape}); need at least one sample")
+    n = xa.shape[0]
+    n_y = _length(y, where, y_name)
+    if n_y != n:
+        raise ValueError(
+            f"{where}: {x_name} and {y_name} have different lengths: {x_name} has {n} samples, "
+            f"{y_name} has {n_y}; pass one target per sample"
+        )
+    model.check_input(xa.shape)
+    check_finite(xa, f"{where}: {x_name}")
+    template = model.forward(xa[:1], training=False)
+    pred_like = np.broadcast_to(template, (n, *template.shape[1:]))
+    try:
+        ya = np.asarray(loss.check_target(pred_like, y))
+    except ValueError as exc:
+        raise ValueError(
+            f"{where}: {y_name} does not fit {loss!r} for the model's output of shape "
+            f"{pred_like.shape}: {exc}"
+        ) from None
+    if ya.dtype.kind in "fc":
+        check_finite(ya, f"{where}: {y_name}")
+    for metric in metrics:
+        try:
+            metric.check_target(pred_like, ya)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {y_name} cannot be scored: {exc}") from None
+    return xa, ya
+
+
+def _array_batches(
+    x: FloatArray, y: np.ndarray[Any, Any], batch_size: int
+) -> Iterator[tuple[FloatArray, np.ndarray[Any, Any]]]:
+    for start in range(0, x.shape[0], batch_size):
+        yield x[start : start + batch_size], y[start : start + batch_size]
+
+
+class _Stream:
+    """Streamed batches: fresh each epoch, each converted and checked as it arrives."""
+
+    checked = False
+
+    def __init__(
+        self, source: Any, model: Layer, loss: Loss, metrics: Sequence[Metric], where: str
+    ) -> None:
+        self.source = source
+        self.model, self.loss, self.metrics, self.where = model, loss, metrics, where
+        self.samples: int | None = None
+        self.steps: int | None = len(source) if hasattr(source, "__len__") else None
+
+    def one_shot(self) -> bool:
+        """Whether the source is an iterator that a second pass would find empty."""
+        return not callable(self.source) and iter(self.source) is self.source
+
+    def batches(
+        self, epoch: int, gen: np.random.Generator | None = None
+    ) -> Iterator[tuple[FloatArray, Any]]:
+        """The epoch's batches in the source's order (``gen`` is ignored: no shuffling)."""
+        source = self.source() if callable(self.source) else self.source
+        count = 0
+        for item in source:
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise ValueError(
+                    f"{self.where}: batch {count + 1} of epoch {epoch + 1} is "
+                    f"{type(item).__name__}, expected an (x_batch, y_batch) pair"
+                )
+            xb = self.model.convert_input(item[0])
+            what = f"{self.where}: batch {count + 1} of epoch {epoch + 1}"
+            if xb.ndim == 0 or xb.shape[0] == 0:
+                raise ValueError(f"{what}: x_batch is empty (shape {xb.shape})")
+            n_y = _length(item[1], what, "y_batch")
+            if n_y != xb.shape[0]:
+                raise ValueError(f"{what}: x_batch has {xb.shape[0]} samples but y_batch has {n_y}")
+            self.model.check_input(xb.shape)
+            check_finite(xb, f"{what}: x_batch")
+            count += 1
+            yield xb, item[1]
+        if count == 0:
+            raise ValueError(
+                f"{self.where}: epoch {epoch + 1} got no batches. A generator is used up after "
+                "one pass: pass a callable that returns a fresh iterable each epoch, "
+                "e.g. fit(lambda: make_batches(), None, ...)"
+            )
+
+    def target(self, pred: FloatArray, y: Any, what: str) -> np.ndarray[Any, Any]:
+        """Check one streamed target against its batch's prediction."""
+        try:
+            ya = np.asarray(self.loss.check_target(pred, y))
+        except ValueError as exc:
+            raise ValueError(
+                f"{self.where}: {what}: y_batch does not fit {self.loss!r}: {exc}"
+            ) from None
+        if ya.dtype.kind in "fc":
+            check_finite(ya, f"{self.where}: {what}: y_batch")
+        for metric in self.metrics:
+            metric.check_target(pred, ya)
+        return ya
+
+
+class _Arrays:
+    """An in-memory data set, checked once: a fresh permutation per epoch, then slices."""
+
+    checked = True
+
+    def __init__(self, x: FloatArray, y: np.ndarray[Any, Any], batch_size: int) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.samples: int | None = int(x.shape[0])
+        self.steps: int | None = -(-x.shape[0] // batch_size)
+
+    def batches(
+        self, epoch: int, gen: np.random.Generator | None
+    ) -> Iterator[tuple[FloatArray, Any]]:
+        """The epoch's batches; with ``gen``, in a fresh permutation gathered once."""
+        x, y = self.x, self.y
+        if gen is not None:
+            perm = gen.permutation(x.shape[0])
+            x, y = np.take(x, perm, axis=0), np.take(y, perm, axis=0)
+        return _array_batches(x, y, self.batch_size)
+
+    def target(self, pred: FloatArray, y: Any, what: str) -> np.ndarray[Any, Any]:
+        """The target, already checked for the whole set."""
+        return np.asarray(y)
+
+
+_Data: TypeAlias = "_Arrays | _Stream"
+
+
+def _make_data(
+    model: Layer,
+    loss: Loss,
+    metrics: Sequence[Metric],
+    x: Any,
+    y: Any,
+    batch_size: int,
+    where: str,
+    names: tuple[str, str] = ("x", "y"),
+) -> _Data:
+    if y is None and _is_stream(x):
+        return _Stream(x, model, loss, metrics, where)
+    xa, ya = _prepare_arrays(model, loss, metrics, x, y, where, names)
+    return _Arrays(xa, ya, batch_size)
+
+
+# -- the loop --------------------------------------------------------------------------
+
+
+def _metric_logs(
+    metrics: Sequence[Metric], stats: Sequence[FloatArray | None], prefix: str = ""
+) -> dict[str, float]:
+    return {
+        prefix + m.name: (math.nan if s is None else m.result(s))
+        for m, s in zip(metrics, stats, strict=True)
+    }
+
+
+def _evaluate_data(
+    model: Layer, loss: Loss, metrics: Sequence[Metric], data: _Data, prefix: str = ""
+) -> dict[str, float]:
+    """Loss (the mean over rows) and metrics over a data set, in inference mode."""
+    total, rows = 0.0, 0
+    stats: list[FloatArray | None] = [None] * len(metrics)
+    for b, (xb, yb_raw) in enumerate(data.batches(0, None)):
+        pred = model.forward(xb, training=False)
+        yb = data.target(pred, yb_raw, f"batch {b + 1}")
+        n = xb.shape[0]
+        total += loss.forward(pred, yb) * n
+        rows += n
+        for i, metric in enumerate(metrics):
+            stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
+    return {prefix + "loss": total / rows, **_metric_logs(metrics, stats, prefix)}
+
+
+def evaluate(
+    model: Layer,
+    x: Any,
+    y: ArrayLike | None = None,
+    *,
+    loss: Loss,
+    metrics: Iterable[MetricLike] = (),
+    batch_size: int = 32,
+) -> dict[str, float]:
+    """The loss and metrics of ``model`` on ``(x, y)``, in inference mode, in batches.
+
+    Parameters
+    ----------
+    model : Layer
+    x : array-like of shape (n, *input_shape), or streamed batches with ``y=None``
+    y : array-like, the targets, or None when ``x`` streams ``(x_batch, y_batch)``
+    loss : Loss
+    metrics : list of Metric or str
+    batch_size : int
+        Rows per forward pass; the results do not depend on it (up to rounding).
+
+    Returns
+    -------
+    dict
+        ``"loss"`` (the mean over every sample) and each metric's name.
+    """
+    _check_components(model, loss, None, "evaluate")
+    metric_list = get_metrics(metrics)
+    size = check_positive_int(batch_size, "batch_size", "evaluate")
+    data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
+    return _evaluate_data(model, loss, metric_list, data)
+
+
+def fit(
+    model: Layer,
+    x: Any,
+    y: ArrayLike | None = None,
+    *,
+    loss: Loss,
+    optimizer: Optimizer,
+    epochs: int,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    validation_data: Any = None,
+    validation_split: float = 0.0,
+    callbacks: Iterable[Callback] = (),
+    metrics: Iterable[MetricLike] = (),
+    verbose: int = 1,
+    rng: RngLike = None,
+) -> History:
+    """Train ``model`` on ``(x, y)``; see :meth:`layernet.Sequential.fit` for the parameters."""
+    _check_components(model, loss, optimizer, "fit")
+    n_epochs = check_positive_int(epochs, "epochs", "fit")
+    size = check_positive_int(batch_size, "batch_size", "fit")
+    split = _check_split(validation_split)
+    level = _check_verbose(verbose)
+    metric_list = get_metrics(metrics)
+    user_callbacks = _check_callbacks(callbacks)
+    gen = as_generator(rng)
+
+    train = _make_data(model, loss, metric_list, x, y, size, "fit")
+    val: _Data | None = None
+    if split:
+        if validation_data is not None:
+            raise ValueError("fit: pass validation_data or validation_split, not both")
+        if not isinstance(train, _Arrays):
+            raise ValueError(
+                "fit: validation_split needs x and y as arrays; with streamed batches, pass "
+                "validation_data instead"
+            )
+        train, val = _split(train, split, gen)
+    elif validation_data is not None:
+        val = _validation(model, loss, metric_list, validation_data, size)
+    if isinstance(train, _Stream) and n_epochs > 1 and train.one_shot():
+        raise ValueError(
+            f"fit: x is a one-shot iterator (a generator, say): it would be used up after "
+            f"epoch 1 and the other {n_epochs - 1} epochs would train on nothing. Pass a "
+            "callable that returns a fresh iterable each epoch, e.g. "
+            "fit(lambda: make_batches(), None, ...), or a list of batches"
+        )
+    if isinstance(optimizer, LBFGS) and not isinstance(train, _Arrays):
+        raise ValueError("fit: LBFGS is full-batch and needs x and y as arrays, not a stream")
+
+    guard = next((cb for cb in user_callbacks if isinstance(cb, TerminateOnNaN)), None)
+    all_callbacks = list(user_callbacks)
+    if guard is None:
+        guard = TerminateOnNaN()
+        all_callbacks.append(guard)
+    if level:
+        all_callbacks.append(ProgressLogger(live=level == 1))
+    keys = ["loss", *(m.name for m in metric_list)]
+    if val is not None:
+        keys += ["val_" + k for k in keys]
+    better = {"loss": False, **{m.name: m.greater_is_better for m in metric_list}}
+    better.update({"val_" + k: v for k, v in better.items()})
+    params = {
+        "epochs": n_epochs,
+        "steps": 1 if isinstance(optimizer, LBFGS) else train.steps,
+        "samples": train.samples,
+        "batch_size": size,
+        "metrics": keys,
+        "greater_is_better": better,
+    }
+    cbs = CallbackList(all_callbacks)
+    cbs.set_context(model, optimizer, params)
+    run = _Run(model, loss, metric_list, cbs, guard, History(params))
+    cbs.on_train_begin()
+    if isinstance(optimizer, LBFGS) and isinstance(train, _Arrays):  # a stream was rejected
+        run.full_batch(optimizer, train, val, n_epochs)
+    else:
+        run.mini_batch(optimizer, train, val, n_epochs, gen if shuffle else None)
+    cbs.on_train_end()
+    return run.history
+
+
+def _split(train: _Arrays, split: float, gen: np.random.Generator) -> tuple[_Arrays, _Arrays]:
+    """Shuffle, then hold out the last ``split`` fraction of the shuffled rows."""
+    x, y, n = train.x, train.y, train.x.shape[0]
+    split_at = int(n * (1.0 - split))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"fit: validation_split={split} of {n} samples leaves "
+            f"{'no training' if split_at == 0 else 'no validation'} samples; "
+            "use more data or another split"
+        )
+    perm = gen.permutation(n)
+    head, tail = perm[:split_at], perm[split_at:]
+    return (
+        _Arrays(x[head], y[head], train.batch_size),
+        _Arrays(x[tail], y[tail], train.batch_size),
+    )
+
+
+def _validation(
+    model: Layer, loss: Loss, metrics: Sequence[Metric], data: Any, batch_size: int
+) -> _Data:
+    if isinstance(data, tuple | list) and not _is_stream(data):
+        if len(data) != 2:
+            raise ValueError(
+                f"fit: validation_data must be a pair (x_val, y_val), got {len(data)} items"
+            )
+        return _make_data(
+            model, loss, metrics, data[0], data[1], batch_size, "fit", ("x_val", "y_val")
+        )
+    if callable(data) or _is_stream(data):
+        stream = _Stream(data, model, loss, metrics, "fit: validation_data")
+        if stream.one_shot():
+            raise ValueError(
+                "fit: validation_data is a one-shot iterator; validation runs every epoch, so "
+                "pass a callable that returns a fresh iterable each time, or a list"
+            )
+        return stream
+    raise TypeError(
+        "fit: validation_data must be a pair (x_val, y_val), or a callable returning an "
+        f"iterable of (x_batch, y_batch) pairs, got {type(data).__name__}"
+    )
+
+
+class _Run:
+    """The state of one call of fit: what it trains, with what, and what it records."""
+
+    def __init__(
+        self,
+        model: Layer,
+        loss: Loss,
+        metrics: Sequence[Metric],
+        callbacks: CallbackList,
+        guard: TerminateOnNaN,
+        history: History,
+    ) -> None:
+        self.model, self.loss, self.metrics = model, loss, metrics
+        self.callbacks, self.guard, self.history = callbacks, guard, history
+
+    def end_epoch(
+        self, epoch: int, logs: dict[str, float], val: _Data | None, start: float
+    ) -> bool:
+        """Validate, run the epoch-end hooks, record; return whether to stop."""
+        if val is not None:
+            logs.update(_evaluate_data(self.model, self.loss, self.metrics, val, "val_"))
+        seconds = time.perf_counter() - start
+        self.callbacks.on_epoch_end(epoch, logs)
+        self.history.record(epoch, logs, seconds)
+        return self.callbacks.stop_training
+
+    # -- step-by-step optimizers: epochs of mini-batches ------------------------------
+
+    def mini_batch(
+        self,
+        optimizer: Optimizer,
+        train: _Data,
+        val: _Data | None,
+        epochs: int,
+        gen: np.random.Generator | None,
+    ) -> None:
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            self.callbacks.on_epoch_begin(epoch, {})
+            logs = self._epoch(optimizer, train, epoch, gen)
+            if logs is None or self.end_epoch(epoch, logs, val, start):
+                break
+
+    def _epoch(
+        self, optimizer: Optimizer, data: _Data, epoch: int, gen: np.random.Generator | None
+    ) -> dict[str, float] | None:
+        """One pass over the data; None if training stopped inside it."""
+        model, loss, metrics, callbacks = self.model, self.loss, self.metrics, self.callbacks
+        hooks = bool(callbacks.batch_callbacks)
+        checked = data.checked
+        total, rows = 0.0, 0
+        stats: list[FloatArray | None] = [None] * len(metrics)
+        for b, (xb, yb_raw) in enumerate(data.batches(epoch, gen)):
+            n = xb.shape[0]
+            if hooks:
+                callbacks.on_batch_begin(b, {"batch": b, "size": n})
+            pred = model.forward(xb, training=True)
+            yb = yb_raw if checked else data.target(pred, yb_raw, f"batch {b + 1}")
+            value = loss.forward(pred, yb)
+            if not math.isfinite(value):
+                self.guard.nonfinite_loss(epoch, b, value)  # raises unless told not to
+                return None
+            for i, metric in enumerate(metrics):
+                stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
+            model.backward(loss.backward())
+            optimizer.step()
+            total += value * n
+            rows += n
+            if hooks:
+                callbacks.on_batch_end(b, {"batch": b, "size": n, "loss": value})
+                if callbacks.stop_training:
+                    return None
+        return {"loss": total / rows, **_metric_logs(metrics, stats)}
+
+    # -- LBFGS: each epoch is one iteration over the full set -------------------------
+
+    def full_batch(self, optimizer: LBFGS, train: _Arrays, val: _Data | None, epochs: int) -> None:
+        model, loss, callbacks = self.model, self.loss, self.callbacks
+        x, y, size = train.x, train.y, train.batch_size
+        n = x.shape[0]
+        params = optimizer.params
+        sums = [np.zeros_like(p.grad) for p in params] if n > size else []
+        epoch, begun, start = 0, False, time.perf_counter()
+        last = optimizer.pack()
+
+        def closure() -> float:
+            nonlocal begun
+            if not begun:
+                begun = True
+                callbacks.on_epoch_begin(epoch, {})
+            if not sums:  # the whole set in one pass
+                value = loss.forward(model.forward(x, training=True), y)
+                model.backward(loss.backward())
+                return value
+            # L = sum_b (n_b / n) L_b, so dL/dp = sum_b (n_b / n) dL_b/dp
+            total = 0.0
+            for s in sums:
+                s[...] = 0.0
+            for first in range(0, n, size):
+                xb, yb = x[first : first + size], y[first : first + size]
+                weight = xb.shape[0] / n
+                total += loss.forward(model.forward(xb, training=True), yb) * weight
+                model.backward(loss.backward())
+                for s, p in zip(sums, params, strict=True):
+                    s += weight * p.grad
+            for s, p in zip(sums, params, strict=True):
+                p.grad[...] = s
+            return total
+
+        def on_iteration(result: Any) -> None:
+            nonlocal epoch, begun, start, last
+            value = float(result.fun)
+            if not math.isfinite(value):
+                optimizer.unpack(last)
+                self.guard.nonfinite_loss(epoch, 0, value)
+                raise StopIteration
+            last = np.array(result.x, copy=True)
+            logs = {"loss": value}
+            if self.metrics:
+                scores = _evaluate_data(model, loss, self.metrics, train)
+                logs.update((m.name, scores[m.name]) for m in self.metrics)
+            stop = self.end_epoch(epoch, logs, val, start)
+            epoch, begun, start = epoch + 1, False, time.perf_counter()
+            if stop:
+                raise StopIteration
+
+        optimizer.minimize(closure, max_iter=epochs, callback=on_iteration)

@@ -1,0 +1,16 @@
+"""The examples run and reach their stated results (skipped without scikit-learn)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_digits_example_reaches_96_percent_test_accuracy() -> None:
+    pytest.importorskip("sklearn")
+    example = runpy.run_path(str(EXAMPLES / "digits.py"))
+    assert example["main"](seed=0, verbose=0) >= 0.96
