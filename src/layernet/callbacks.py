@@ -285,6 +285,8 @@ class ModelCheckpoint(Callback):
         Also store the optimizer's state, so training resumes exactly
         (see :func:`layernet.load_optimizer_state`).
 
+    Notes
+    -----
     Files are written with :func:`layernet.save`, atomically.
     """
 
@@ -337,6 +339,8 @@ class LearningRateScheduler(Callback):
     schedule : callable (epoch: int, lr: float) -> float
         Gets the 0-based epoch and the current learning rate.
 
+    Notes
+    -----
     The learning rate of each epoch is logged as ``"lr"``.
     """
 
@@ -408,6 +412,8 @@ class CSVLogger(Callback):
     append : bool
         Keep an existing file's rows (no new header); otherwise start afresh.
 
+    Notes
+    -----
     The file is opened and closed at every epoch, so it is complete on disk
     even if training is interrupted.
     """

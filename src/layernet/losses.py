@@ -157,6 +157,8 @@ class HuberLoss(Loss):
     delta : float
         Positive threshold between the two regimes, 1.0 by default.
 
+    Notes
+    -----
     Backward: ``dl/dd = d`` inside and ``delta * sign(d)`` outside, i.e.
     ``clip(d, -delta, delta)``; ``dL/dpred = clip(d, -delta, delta) / N``.
     """
@@ -304,6 +306,8 @@ class CrossEntropyLoss(Loss):
     label_smoothing : float
         In [0, 1]; 0 by default.
 
+    Notes
+    -----
     Backward: ``dL/dz = (softmax(z) * sum_c q_c - q) / batch``, i.e.
     ``(softmax(z) - q) / batch`` when each row of ``q`` sums to one; with
     labels no one-hot array is built: subtract ``1 - e`` at the label and

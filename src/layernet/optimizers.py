@@ -520,6 +520,8 @@ class Adam(Optimizer):
     max_grad_norm : float, optional
         Clip the global gradient norm first (see :func:`clip_grad_norm`).
 
+    Notes
+    -----
     State per parameter: ``step`` (0-d), ``exp_avg`` (m), ``exp_avg_sq`` (v).
     """
 
@@ -652,6 +654,8 @@ class RMSprop(Optimizer):
     max_grad_norm : float, optional
         Clip the global gradient norm first.
 
+    Notes
+    -----
     State per parameter: ``step``, ``square_avg`` (v), ``grad_avg`` (gbar,
     centered only), ``momentum_buffer`` (b, momentum only).
     """
@@ -747,6 +751,8 @@ class Adagrad(Optimizer):
     max_grad_norm : float, optional
         Clip the global gradient norm first.
 
+    Notes
+    -----
     State per parameter: ``step``, ``sum`` (s).
     """
 

@@ -135,6 +135,8 @@ class LeakyReLU(Activation):
     negative_slope : float
         The slope for negative inputs, 0.01 by default (torch's default).
 
+    Notes
+    -----
     Backward: ``dy/dx = 1`` for ``x > 0``, ``negative_slope`` otherwise, so
     ``dL/dx = g * where(x > 0, 1, negative_slope)``.
     """
@@ -173,6 +175,8 @@ class ELU(Activation):
     alpha : float
         The negative saturation value ``-alpha``, 1.0 by default.
 
+    Notes
+    -----
     Backward: ``dy/dx = 1`` for ``x > 0`` and ``alpha * exp(x) = y + alpha``
     otherwise, so ``dL/dx = g * where(x > 0, 1, y + alpha)``.
     """
@@ -221,6 +225,8 @@ class GELU(Activation):
         ``Phi(x) ~ (1 + tanh(k * (x + 0.044715 * x**3))) / 2`` with
         ``k = sqrt(2 / pi)``.
 
+    Notes
+    -----
     Backward, exact: ``dy/dx = Phi(x) + x * phi(x)`` with the normal density
     ``phi(x) = exp(-x**2 / 2) / sqrt(2 pi)``. Tanh form, with
     ``t = tanh(u)``, ``u = k (x + 0.044715 x**3)``:
@@ -302,6 +308,8 @@ class Softplus(Activation):
     threshold : float
         Where the layer turns linear, 20.0 by default.
 
+    Notes
+    -----
     Backward: ``dy/dx = exp(beta x) / (1 + exp(beta x)) = sigmoid(beta * x)``
     (1 in the linear region), so ``dL/dx = g * expit(beta * x)``.
     """
@@ -351,6 +359,8 @@ class Softmax(Activation):
     axis : int
         The axis that sums to one, -1 (the features) by default.
 
+    Notes
+    -----
     Backward: the Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so
     ``dL/dx = y * (g - sum(g * y, axis))``.
     """

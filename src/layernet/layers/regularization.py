@@ -27,6 +27,8 @@ class Dropout(Layer):
     rng : numpy.random.Generator, int or None
         Source of the masks; an int seeds a fresh Generator.
 
+    Notes
+    -----
     Backward: ``y`` is linear in ``x`` for a fixed mask, so
     ``dL/dx = g * mask / (1 - p)`` with the mask of the last forward
     (``dL/dx = g`` after an inference forward).
