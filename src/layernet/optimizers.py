@@ -131,7 +131,10 @@ class _Layout:
 
     def valid(self) -> bool:
         """Whether every parameter still holds the arrays this layout was made from."""
-        return all(p.value is v and p.grad is g for p, v, g in self.checks)
+        for p, value, grad in self.checks:
+            if p.value is not value or p.grad is not grad:
+                return False
+        return True
 
 
 class Optimizer(ABC):
