@@ -15,7 +15,7 @@ from scipy.special import expit, ndtr
 
 from .._typing import ArrayLike, FloatArray
 from .._validation import as_float_array, check_float
-from .base import Layer
+from .base import Layer, describe
 
 
 class Activation(Layer):
@@ -358,6 +358,10 @@ class Softmax(Activation):
     def __init__(self, axis: int = -1) -> None:
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"Softmax: axis must be an integer, got {type(axis).__name__}")
+        if axis == 0:
+            raise ValueError(
+                "Softmax: axis 0 is the batch axis; pick a feature axis such as -1 (the default)"
+            )
         self.axis: int = int(axis)
         self._y: FloatArray | None = None
 
@@ -376,6 +380,20 @@ class Softmax(Activation):
         dot = grad.sum(axis=self.axis, keepdims=True)
         grad -= y * dot
         return grad
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        super().check_input(shape, position)
+        ndim, axis = len(shape), self.axis
+        if not -ndim <= axis < ndim:
+            raise ValueError(
+                f"{describe(self, position)}: axis {axis} is out of range for input of shape "
+                f"{shape}"
+            )
+        if axis % ndim == 0:
+            raise ValueError(
+                f"{describe(self, position)}: axis {axis} is the batch axis of input of shape "
+                f"{shape}; the softmax must run over a feature axis (input needs 2+ dimensions)"
+            )
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}
