@@ -17,7 +17,7 @@ import numpy.typing as npt
 from scipy.special import expit
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import as_float_array, check_float
+from ._validation import as_float_array, check_finite, check_float
 
 
 class Loss(ABC):
@@ -41,7 +41,15 @@ class Loss(ABC):
 
     def __call__(self, pred: ArrayLike, target: ArrayLike) -> float:
         pred_arr = as_float_array(pred, _float_dtype_of(pred), f"{self!r}: pred")
+        if pred_arr.ndim == 0:
+            raise ValueError(
+                f"{self!r}: pred must have a batch axis, got a scalar; pass an array of shape "
+                "(batch, ...), e.g. np.array([[value]])"
+            )
         target_arr = self.check_target(pred_arr, target)
+        check_finite(pred_arr, f"{self!r}: pred")
+        if target_arr.dtype.kind == "f":
+            check_finite(target_arr, f"{self!r}: target")
         return self.forward(pred_arr, target_arr)
 
     def check_target(self, pred: FloatArray, target: ArrayLike) -> FloatArray:
