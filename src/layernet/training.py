@@ -30,7 +30,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import RngLike, as_generator, check_finite, check_positive_int
+from ._validation import RngLike, as_generator, check_bool, check_finite, check_positive_int
 from .callbacks import Callback, CallbackList, ProgressLogger, TerminateOnNaN
 from .layers.base import Layer
 from .losses import Loss
@@ -171,7 +171,12 @@ def _prepare_arrays(
             f"(x_batch, y_batch) pairs (or a callable returning one) with {y_name}=None"
         )
     xa = model.convert_input(x)
-    if xa.ndim == 0 or xa.shape[0] == 0:
+    if xa.ndim == 0:
+        raise ValueError(
+            f"{where}: {x_name} must be an array with a batch axis, got a scalar; "
+            f"pass an array of shape (samples, ...)"
+        )
+    if xa.shape[0] == 0:
         raise ValueError(f"{where}: {x_name} is empty (shape {xa.shape}); need at least one sample")
     n = xa.shape[0]
     n_y = _length(y, where, y_name)
@@ -395,6 +400,12 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(x, y)``; see :meth:`layernet.Sequential.fit` for the parameters."""
     _check_components(model, loss, optimizer, "fit")
+    if optimizer is None:
+        raise TypeError(
+            "fit: optimizer must be an Optimizer instance such as "
+            "SGD(model.parameters(), lr=0.1), got None"
+        )
+    shuffle = check_bool(shuffle, "shuffle", "fit")
     n_epochs = check_positive_int(epochs, "epochs", "fit")
     size = check_positive_int(batch_size, "batch_size", "fit")
     split = _check_split(validation_split)
