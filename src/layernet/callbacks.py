@@ -212,6 +212,8 @@ class EarlyStopping(Callback):
         Smallest change that counts as an improvement, >= 0.
     mode : {"auto", "min", "max"}
     restore_best_weights : bool
+        Also applied when a NaN or infinite loss stops ``fit`` (see
+        :meth:`restore_best`).
 
     Attributes
     ----------
@@ -275,6 +277,15 @@ class EarlyStopping(Callback):
             self.stop_training = True
             if self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
+
+    def restore_best(self) -> None:
+        """Set the model back to the best epoch's weights, if ``restore_best_weights`` kept them.
+
+        ``fit`` calls it when a NaN or infinite loss stops training, so the
+        model ends at its best epoch rather than at the last finite step.
+        """
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
 
     @property
     def best_value(self) -> float:
@@ -399,9 +410,14 @@ class TerminateOnNaN(Callback):
     def __init__(self, raise_error: bool = True) -> None:
         super().__init__()
         self.raise_error = check_bool(raise_error, "raise_error", "TerminateOnNaN")
+        self.tripped: tuple[int, int, float] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.tripped = None
 
     def nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
         """Called by the loop with 0-based indices when a batch's loss is not finite."""
+        self.tripped = (epoch, batch, value)
         steps = self.params.get("steps")
         epochs = self.params.get("epochs")
         where = f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
