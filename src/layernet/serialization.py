@@ -156,6 +156,16 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
     except _BuildError as exc:
         raise ValueError(f"layernet.load: {path}: {exc}") from None
     state = {k[len(STATE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(STATE_PREFIX)}
+    targets = {name: param.value for name, param in model.named_parameters()}
+    targets.update(model.named_buffers())
+    for name, array in state.items():
+        want = targets.get(name)
+        if want is not None and array.dtype != want.dtype:  # a file is exact: no silent casts
+            raise ValueError(
+                f"layernet.load: {path}: the saved arrays do not fit the architecture: "
+                f"{model!r}: state dict entry {name!r} has dtype {array.dtype}, "
+                f"expected {want.dtype}"
+            )
     try:
         model.load_state_dict(state)
     except ValueError as exc:
