@@ -134,5 +134,5 @@ def test_misuse_is_explained() -> None:
     data = load_gender()
     with pytest.raises(ValueError, match="LBFGS is full-batch and needs x and y as arrays"):
         model.fit([(data.x, data.y)], None, loss=MSELoss(), optimizer=opt, epochs=1)
-    with pytest.raises(ValueError, match="history_size must be >= 1"):
+    with pytest.raises(ValueError, match="history_size must be a positive integer, got 0"):
         LBFGS(model.parameters(), history_size=0)

@@ -44,6 +44,15 @@ def check_positive_int(value: object, argument: str, owner: str) -> int:
     return int(value)
 
 
+def check_bool(value: object, argument: str, owner: str) -> bool:
+    """Return ``value`` as a bool, or raise: a string such as ``"no"`` is not silently True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{owner}: {argument} must be True or False, got {type(value).__name__} {value!r}"
+        )
+    return bool(value)
+
+
 def check_float(value: object, argument: str, owner: str) -> float:
     """Return ``value`` as a finite float, or raise naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._validation import check_bool, check_float, check_positive_int
 from .layers.base import Layer
 from .optimizers import Optimizer
 from .serialization import save
@@ -157,6 +158,20 @@ def _check_mode(owner: str, mode: str) -> str:
     return mode
 
 
+def _check_monitor(owner: str, monitor: object) -> str:
+    if not isinstance(monitor, str):
+        raise TypeError(
+            f"{owner}: monitor must be a str such as 'val_loss', got {type(monitor).__name__}"
+        )
+    return monitor
+
+
+def _check_path(owner: str, path: object) -> str | os.PathLike[str]:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{owner}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return path
+
+
 def _maximize(mode: str, monitor: str, params: Mapping[str, Any]) -> bool:
     """Whether larger is better: ``mode``, else what the metric says, else "min"."""
     if mode != "auto":
@@ -197,6 +212,8 @@ class EarlyStopping(Callback):
         Smallest change that counts as an improvement, >= 0.
     mode : {"auto", "min", "max"}
     restore_best_weights : bool
+        Also applied when a NaN or infinite loss stops ``fit`` (see
+        :meth:`restore_best`).
 
     Attributes
     ----------
@@ -217,7 +234,7 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = False,
     ) -> None:
         super().__init__()
-        self.monitor = str(monitor)
+        self.monitor = _check_monitor("EarlyStopping", monitor)
         if isinstance(patience, bool) or not isinstance(patience, numbers.Integral):
             raise TypeError(f"EarlyStopping: patience must be an int, got {patience!r}")
         if patience < 0:
@@ -229,7 +246,9 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta}")
         self.min_delta: float = float(min_delta)
         self.mode: str = _check_mode("EarlyStopping", mode)
-        self.restore_best_weights: bool = bool(restore_best_weights)
+        self.restore_best_weights: bool = check_bool(
+            restore_best_weights, "restore_best_weights", "EarlyStopping"
+        )
         self._reset()
 
     def _reset(self) -> None:
@@ -258,6 +277,15 @@ class EarlyStopping(Callback):
             self.stop_training = True
             if self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
+
+    def restore_best(self) -> None:
+        """Set the model back to the best epoch's weights, if ``restore_best_weights`` kept them.
+
+        ``fit`` calls it when a NaN or infinite loss stops training, so the
+        model ends at its best epoch rather than at the last finite step.
+        """
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
 
     @property
     def best_value(self) -> float:
@@ -299,11 +327,11 @@ class ModelCheckpoint(Callback):
         save_optimizer: bool = True,
     ) -> None:
         super().__init__()
-        self.path = os.fspath(path)
-        self.monitor = str(monitor)
-        self.save_best_only = bool(save_best_only)
+        self.path = os.fspath(_check_path("ModelCheckpoint", path))
+        self.monitor = _check_monitor("ModelCheckpoint", monitor)
+        self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
         self.mode = _check_mode("ModelCheckpoint", mode)
-        self.save_optimizer = bool(save_optimizer)
+        self.save_optimizer = check_bool(save_optimizer, "save_optimizer", "ModelCheckpoint")
         self.best = math.inf
         self._sign = 1.0
 
@@ -385,10 +413,15 @@ class TerminateOnNaN(Callback):
 
     def __init__(self, raise_error: bool = True) -> None:
         super().__init__()
-        self.raise_error = bool(raise_error)
+        self.raise_error = check_bool(raise_error, "raise_error", "TerminateOnNaN")
+        self.tripped: tuple[int, int, float] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.tripped = None
 
     def nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
         """Called by the loop with 0-based indices when a batch's loss is not finite."""
+        self.tripped = (epoch, batch, value)
         steps = self.params.get("steps")
         epochs = self.params.get("epochs")
         where = f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else "")
@@ -422,9 +455,13 @@ class CSVLogger(Callback):
         self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
     ) -> None:
         super().__init__()
-        self.path = Path(path)
+        self.path = Path(_check_path("CSVLogger", path))
+        if not isinstance(separator, str) or len(separator) != 1:
+            got = repr(separator) if isinstance(separator, str) else type(separator).__name__
+            error = ValueError if isinstance(separator, str) else TypeError
+            raise error(f"CSVLogger: separator must be one character, got {got}")
         self.separator = separator
-        self.append = bool(append)
+        self.append = check_bool(append, "append", "CSVLogger")
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
@@ -475,11 +512,14 @@ class ProgressLogger(Callback):
         width: int = 30,
     ) -> None:
         super().__init__()
-        self.live = bool(live)
+        self.live = check_bool(live, "live", "ProgressLogger")
         self._stream = stream
-        self.delay = float(delay)
-        self.interval = float(interval)
-        self.width = int(width)
+        self.delay = check_float(delay, "delay", "ProgressLogger")
+        self.interval = check_float(interval, "interval", "ProgressLogger")
+        for name, value in (("delay", self.delay), ("interval", self.interval)):
+            if value < 0:
+                raise ValueError(f"ProgressLogger: {name} must be >= 0, got {value}")
+        self.width = check_positive_int(width, "width", "ProgressLogger")
         self._out: TextIO = sys.stdout
         self._tty = False
         self._start = 0.0

@@ -10,6 +10,7 @@ float64.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,8 @@ import numpy as np
 from scipy.optimize import check_grad
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import RngLike, as_float_array, as_generator
-from .layers.base import Layer
+from ._validation import RngLike, as_float_array, as_generator, check_finite
+from .layers.base import Layer, check_values
 from .losses import Loss
 
 _FLOAT64 = np.dtype(np.float64)
@@ -93,10 +94,21 @@ def gradcheck(
         Per-gradient relative errors; ``result.passed`` says whether all are
         within ``tolerance``. Parameter values are restored afterwards.
     """
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
+        raise TypeError(f"gradcheck: epsilon must be a real number, got {type(epsilon).__name__}")
+    if not epsilon > 0:
+        raise ValueError(f"gradcheck: epsilon must be positive, got {epsilon}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real):
+        raise TypeError(
+            f"gradcheck: tolerance must be a real number, got {type(tolerance).__name__}"
+        )
+    if not tolerance > 0:
+        raise ValueError(f"gradcheck: tolerance must be positive, got {tolerance}")
     if isinstance(obj, Loss):
         if target is None:
             raise TypeError(f"gradcheck: {obj!r} is a loss; pass its target as the third argument")
         pred = as_float_array(x, _FLOAT64, f"gradcheck: {obj!r} pred")
+        check_finite(pred, f"gradcheck: {obj!r} pred")
         checked_target = obj.check_target(pred, target)
         return _check_loss(obj, pred, checked_target, epsilon, tolerance)
     if not isinstance(obj, Layer):
@@ -108,8 +120,9 @@ def gradcheck(
             f"gradcheck: {obj!r} is {obj.dtype}; gradients are checked in float64, "
             "build the layer with dtype=np.float64"
         )
-    arr = as_float_array(x, _FLOAT64, f"gradcheck: {obj!r} input")
+    arr = as_float_array(x, _FLOAT64, f"gradcheck: {obj!r}")
     obj.check_input(arr.shape)
+    check_values(obj, arr, None)
     return _check_layer(obj, arr, training, as_generator(rng), epsilon, tolerance)
 
 

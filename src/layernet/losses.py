@@ -17,7 +17,7 @@ import numpy.typing as npt
 from scipy.special import expit
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import as_float_array, check_float
+from ._validation import as_float_array, check_finite, check_float
 
 
 class Loss(ABC):
@@ -41,8 +41,22 @@ class Loss(ABC):
 
     def __call__(self, pred: ArrayLike, target: ArrayLike) -> float:
         pred_arr = as_float_array(pred, _float_dtype_of(pred), f"{self!r}: pred")
+        if pred_arr.ndim == 0:
+            raise ValueError(
+                f"{self!r}: pred must have a batch axis, got a scalar; pass an array of shape "
+                "(batch, ...), e.g. np.array([[value]])"
+            )
         target_arr = self.check_target(pred_arr, target)
-        return self.forward(pred_arr, target_arr)
+        check_finite(pred_arr, f"{self!r}: pred")
+        if target_arr.dtype.kind == "f":
+            check_finite(target_arr, f"{self!r}: target")
+        value = self.forward(pred_arr, target_arr)
+        if not np.isfinite(value):
+            raise OverflowError(
+                f"{self!r}: the loss overflows {pred_arr.dtype} for these finite inputs "
+                f"(largest |pred| {np.abs(pred_arr).max():g}); rescale the data or the targets"
+            )
+        return value
 
     def check_target(self, pred: FloatArray, target: ArrayLike) -> FloatArray:
         """Convert ``target`` for ``pred`` and check shape and domain; raise ValueError if off.
@@ -99,7 +113,8 @@ class MSELoss(Loss):
         diff = pred - match_shapes(self, pred, np.asarray(target, dtype=pred.dtype))
         self._diff = diff
         flat = diff.reshape(-1)
-        return float(np.dot(flat, flat)) / flat.size
+        with np.errstate(over="ignore"):  # an overflow is inf, which the callers report
+            return float(np.dot(flat, flat)) / flat.size
 
     def backward(self) -> FloatArray:
         diff = self._diff
@@ -173,9 +188,11 @@ class HuberLoss(Loss):
         diff = pred - _as_target(self, pred, target)
         self._diff = diff
         a = np.abs(diff)
-        delta = self.delta
-        per = np.where(a < delta, 0.5 * a * a, delta * (a - 0.5 * delta))
-        return float(per.sum()) / diff.size
+        # c = min(|d|, delta): c * (|d| - c / 2) is |d|**2 / 2 inside and
+        # delta * (|d| - delta / 2) outside, bit for bit, without squaring a large |d|
+        c = np.minimum(a, self.delta)
+        c *= a - 0.5 * c
+        return float(c.sum()) / diff.size
 
     def backward(self) -> FloatArray:
         diff = self._diff

@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import check_float
+from ._validation import as_float_array, check_finite, check_float
 
 Target: TypeAlias = "np.ndarray[Any, Any]"
 """A target as the loss's check_target returns it: floats, or integer class labels."""
@@ -78,8 +78,15 @@ class Metric(ABC):
 
     def compute(self, pred: ArrayLike, target: ArrayLike) -> float:
         """The metric over one set of predictions: ``result(statistics(pred, target))``."""
-        pred_arr = np.asarray(pred)
-        target_arr = np.asarray(target)
+        who = f"metric {self.name!r}"
+        pred_arr = as_float_array(pred, np.dtype(np.float64), f"{who}: pred")
+        target_arr = as_float_array(target, np.dtype(np.float64), f"{who}: target")
+        if pred_arr.ndim == 0:
+            raise ValueError(f"{who}: pred must have a batch axis, got a scalar")
+        if pred_arr.shape[0] == 0:
+            raise ValueError(f"{who}: got an empty batch (pred of shape {pred_arr.shape})")
+        check_finite(pred_arr, f"{who}: pred")
+        check_finite(target_arr, f"{who}: target")
         self.check_target(pred_arr, target_arr)
         return self.result(self.statistics(pred_arr, target_arr))
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import FloatArray
+from ._validation import check_bool, check_positive_int
 from .parameter import Parameter, flat_span
 
 
@@ -51,6 +52,10 @@ def _as_parameter_list(params: Iterable[Parameter], owner: str) -> list[Paramete
             f"{owner}: params must be an iterable of Parameter, got a single Parameter; "
             "wrap it in a list"
         )
+    if not isinstance(params, Iterable):
+        hint = "; pass model.parameters()" if hasattr(params, "parameters") else ""
+        got = repr(params) if hint else type(params).__name__
+        raise TypeError(f"{owner}: params must be an iterable of Parameter, got {got}{hint}")
     unique: dict[int, Parameter] = {}
     for i, param in enumerate(params):
         if not isinstance(param, Parameter):
@@ -364,6 +369,11 @@ class Optimizer(ABC):
             Naming the class, parameter count, shape or entry that does not fit.
         """
         name = type(self).__name__
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{name}: state_dict must be a mapping from state_dict(), "
+                f"got {type(state_dict).__name__}"
+            )
         saved_class = state_dict.get("class_name")
         if saved_class != name:
             raise ValueError(f"{name}: cannot load the state of a {saved_class} optimizer")
@@ -380,15 +390,35 @@ class Optimizer(ABC):
             if not 0 <= i < len(self.params):
                 raise ValueError(f"{name}: state for parameter index {i}, which does not exist")
             arrays[i] = {key: np.asarray(value) for key, value in slots.items()}
+            param = self.params[i]
+            for key, value in arrays[i].items():
+                if value.dtype != param.dtype:
+                    raise ValueError(
+                        f"{name}: state entry {i}/{key!r} has dtype {value.dtype}, "
+                        f"expected {param.dtype}"
+                    )
+                if value.shape not in ((), param.shape):
+                    raise ValueError(
+                        f"{name}: state entry {i}/{key!r} has shape {value.shape}, "
+                        f"expected {param.shape} (or () for a counter)"
+                    )
         config = dict(state_dict.get("config", {}))
-        if "lr" in config:  # >= 0 rather than > 0: a schedule may have annealed it to zero
-            self._lr = _check_hyper(name, "lr", config.pop("lr"))
+        # >= 0 rather than > 0: a schedule may have annealed it to zero
+        lr = _check_hyper(name, "lr", config.pop("lr")) if "lr" in config else None
         missing = object()
-        for key, value in config.items():
-            current = getattr(self, key, missing)
-            if current is missing or callable(current):
-                continue
-            setattr(self, key, tuple(value) if isinstance(current, tuple) else value)
+        hyper = {
+            key: value
+            for key, value in config.items()
+            if getattr(self, key, missing) is not missing and not callable(getattr(self, key))
+        }
+        try:  # the constructor validates every hyperparameter; build a throwaway to use it
+            probe = type(self)(self.params, **({} if lr is None else {"lr": 1.0}), **hyper)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name}: the saved hyperparameters do not fit: {exc}") from None
+        if lr is not None:
+            self._lr = lr
+        for key in hyper:
+            setattr(self, key, getattr(probe, key))
         new_state: dict[Parameter, dict[str, FloatArray]] = {}
         for i, slots in arrays.items():
             param = self.params[i]
@@ -433,10 +463,10 @@ class SGD(Optimizer):
         max_grad_norm: float | None = None,
     ) -> None:
         super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
+        self.nesterov = check_bool(nesterov, "nesterov", "SGD")
         self.momentum = _check_hyper("SGD", "momentum", momentum)
         self.dampening = _check_hyper("SGD", "dampening", dampening)
         self.weight_decay = _check_hyper("SGD", "weight_decay", weight_decay)
-        self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
 
@@ -680,7 +710,7 @@ class RMSprop(Optimizer):
         self.eps = _check_hyper("RMSprop", "eps", eps)
         self.weight_decay = _check_hyper("RMSprop", "weight_decay", weight_decay)
         self.momentum = _check_hyper("RMSprop", "momentum", momentum)
-        self.centered = bool(centered)
+        self.centered = check_bool(centered, "centered", "RMSprop")
 
     def step(self) -> None:
         self._clip()
@@ -870,11 +900,11 @@ class LBFGS(Optimizer):
         gtol: float = 1e-05,
     ) -> None:
         super().__init__(params, lr=1.0)
-        self.max_iter = int(_check_hyper("LBFGS", "max_iter", max_iter, low=1))
+        self.max_iter = check_positive_int(max_iter, "max_iter", "LBFGS")
         self.max_eval = (
-            None if max_eval is None else int(_check_hyper("LBFGS", "max_eval", max_eval, low=1))
+            None if max_eval is None else check_positive_int(max_eval, "max_eval", "LBFGS")
         )
-        self.history_size = int(_check_hyper("LBFGS", "history_size", history_size, low=1))
+        self.history_size = check_positive_int(history_size, "history_size", "LBFGS")
         self.ftol = _check_hyper("LBFGS", "ftol", ftol)
         self.gtol = _check_hyper("LBFGS", "gtol", gtol)
         self.evaluations = 0

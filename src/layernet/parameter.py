@@ -50,6 +50,11 @@ class Parameter:
                 f"got {type(self.value).__name__}"
                 + (f" of dtype {self.value.dtype}" if isinstance(self.value, np.ndarray) else "")
             )
+        if not isinstance(self.grad, np.ndarray):
+            raise TypeError(
+                f"Parameter {self.name!r}: grad must be an ndarray like value, "
+                f"got {type(self.grad).__name__}"
+            )
         if self.grad.size == 0 and self.value.size != 0:
             self.grad = np.zeros_like(self.value)
         if self.grad.shape != self.value.shape or self.grad.dtype != self.value.dtype:

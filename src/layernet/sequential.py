@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Iterator
 from typing import Any, overload
 
@@ -11,7 +12,7 @@ from . import training
 from ._typing import ArrayLike, FloatArray, Shape
 from ._validation import RngLike, as_float_array, check_positive_int, format_shape
 from .callbacks import Callback
-from .layers.base import Layer, describe, spec_fits
+from .layers.base import Layer, check_values, describe, spec_fits
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
@@ -40,6 +41,8 @@ class Sequential(Layer):
             raise TypeError(
                 "Sequential: expected a list of layers, got a single Layer; wrap it in [ ]"
             )
+        if not isinstance(layers, Iterable) or isinstance(layers, str):
+            raise TypeError(f"Sequential: expected a list of layers, got {type(layers).__name__}")
         self.layers = []
         for layer in layers:
             self._append(layer)
@@ -60,10 +63,12 @@ class Sequential(Layer):
     def _append(self, layer: Layer) -> None:
         position = len(self.layers)
         if not isinstance(layer, Layer):
-            raise TypeError(
-                f"Sequential: item at position {position} must be a Layer, "
-                f"got {type(layer).__name__}"
+            got = (
+                f"the class {layer.__name__}; call it: {layer.__name__}()"
+                if isinstance(layer, type) and issubclass(layer, Layer)
+                else type(layer).__name__
             )
+            raise TypeError(f"Sequential: item at position {position} must be a Layer, got {got}")
         candidate = [*self.layers, layer]
         _check_dtypes(candidate)
         _check_sizes(candidate)
@@ -86,6 +91,14 @@ class Sequential(Layer):
     def __getitem__(self, index: int | slice) -> Layer | Sequential:
         if isinstance(index, slice):
             return Sequential(self.layers[index])
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(
+                f"{self!r}: index must be an int or a slice, got {type(index).__name__}"
+            )
+        if not -len(self.layers) <= index < len(self.layers):
+            raise IndexError(
+                f"{self!r}: index {index} is out of range for {len(self.layers)} layers"
+            )
         return self.layers[index]
 
     def __len__(self) -> int:
@@ -186,6 +199,7 @@ class Sequential(Layer):
         """
         arr = self.convert_input(x)
         self.check_input(arr.shape)
+        check_values(self, arr)
         n = arr.shape[0]
         step = n if batch_size is None else check_positive_int(batch_size, "batch_size", "predict")
         if step >= n:

@@ -66,6 +66,9 @@ def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> No
         raise TypeError(f"save: model must be a Layer, got {type(model).__name__}")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"save: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    _check_path("save", path)
+    if Path(path).is_dir():
+        raise ValueError(f"save: {path} is a directory; pass a file path such as 'model.npz'")
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -131,6 +134,19 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
         written by :func:`save`, names an unknown layer, or its arrays do not
         fit the architecture.
     """
+    _check_path("layernet.load", path)
+    if custom_layers is not None:
+        if not isinstance(custom_layers, Mapping):
+            raise TypeError(
+                "layernet.load: custom_layers must be a mapping of class name to Layer "
+                f"subclass, got {type(custom_layers).__name__}"
+            )
+        for key, cls in custom_layers.items():
+            if not (isinstance(cls, type) and issubclass(cls, Layer)):
+                raise TypeError(
+                    f"layernet.load: custom_layers[{key!r}] must be a Layer subclass, "
+                    f"got {type(cls).__name__}"
+                )
     arrays, meta = _read(path)
     registry = _layer_registry()
     if custom_layers:
@@ -140,6 +156,16 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
     except _BuildError as exc:
         raise ValueError(f"layernet.load: {path}: {exc}") from None
     state = {k[len(STATE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(STATE_PREFIX)}
+    targets = {name: param.value for name, param in model.named_parameters()}
+    targets.update(model.named_buffers())
+    for name, array in state.items():
+        want = targets.get(name)
+        if want is not None and array.dtype != want.dtype:  # a file is exact: no silent casts
+            raise ValueError(
+                f"layernet.load: {path}: the saved arrays do not fit the architecture: "
+                f"{model!r}: state dict entry {name!r} has dtype {array.dtype}, "
+                f"expected {want.dtype}"
+            )
     try:
         model.load_state_dict(state)
     except ValueError as exc:
@@ -166,6 +192,12 @@ def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
         If the file holds no optimizer state, or state for another class or
         other parameter shapes (or any problem :func:`load` reports).
     """
+    _check_path("layernet.load_optimizer_state", path)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "layernet.load_optimizer_state: optimizer must be an Optimizer, "
+            f"got {type(optimizer).__name__}"
+        )
     arrays, meta = _read(path)
     saved = meta.get("optimizer")
     if not isinstance(saved, dict):
@@ -189,6 +221,11 @@ def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------
+
+
+def _check_path(where: str, path: object) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
 
 
 def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, Any]]:

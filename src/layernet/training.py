@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import math
 import numbers
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import RngLike, as_generator, check_finite, check_positive_int
-from .callbacks import Callback, CallbackList, ProgressLogger, TerminateOnNaN
+from ._validation import RngLike, as_generator, check_bool, check_finite, check_positive_int
+from .callbacks import Callback, CallbackList, EarlyStopping, ProgressLogger, TerminateOnNaN
 from .layers.base import Layer
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
@@ -171,7 +174,12 @@ def _prepare_arrays(
             f"(x_batch, y_batch) pairs (or a callable returning one) with {y_name}=None"
         )
     xa = model.convert_input(x)
-    if xa.ndim == 0 or xa.shape[0] == 0:
+    if xa.ndim == 0:
+        raise ValueError(
+            f"{where}: {x_name} must be an array with a batch axis, got a scalar; "
+            f"pass an array of shape (samples, ...)"
+        )
+    if xa.shape[0] == 0:
         raise ValueError(f"{where}: {x_name} is empty (shape {xa.shape}); need at least one sample")
     n = xa.shape[0]
     n_y = _length(y, where, y_name)
@@ -410,6 +418,12 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(x, y)``; see :meth:`layernet.Sequential.fit` for the parameters."""
     _check_components(model, loss, optimizer, "fit")
+    if optimizer is None:
+        raise TypeError(
+            "fit: optimizer must be an Optimizer instance such as "
+            "SGD(model.parameters(), lr=0.1), got None"
+        )
+    shuffle = check_bool(shuffle, "shuffle", "fit")
     n_epochs = check_positive_int(epochs, "epochs", "fit")
     size = check_positive_int(batch_size, "batch_size", "fit")
     split = _check_split(validation_split)
@@ -465,12 +479,73 @@ def fit(
     cbs.set_context(model, optimizer, params)
     run = _Run(model, loss, metric_list, cbs, guard, History(params))
     cbs.on_train_begin()
-    if isinstance(optimizer, LBFGS) and isinstance(train, _Arrays):  # a stream was rejected
-        run.full_batch(optimizer, train, val, n_epochs)
-    else:
-        run.mini_batch(optimizer, train, val, n_epochs, gen if shuffle else None)
+    lbfgs = isinstance(optimizer, LBFGS)
+    with _deferred_interrupt(enabled=not lbfgs) as interrupt:
+        try:
+            if isinstance(optimizer, LBFGS) and isinstance(train, _Arrays):  # streams rejected
+                run.full_batch(optimizer, train, val, n_epochs)
+            else:
+                _stop_between_batches(train, interrupt)
+                run.mini_batch(optimizer, train, val, n_epochs, gen if shuffle else None)
+        except KeyboardInterrupt:
+            if interrupt.requested > 1:  # pressed twice: stop at once
+                raise
+        finally:
+            if guard.tripped is not None:  # a NaN/inf loss: hand back the best weights if kept
+                for cb in user_callbacks:
+                    if isinstance(cb, EarlyStopping):
+                        cb.restore_best()
     cbs.on_train_end()
     return run.history
+
+
+class _Interrupt:
+    """Ctrl-C during fit: the first press asks the loop to stop between batches."""
+
+    requested = 0
+
+    def handler(self, signum: int, frame: object) -> None:
+        self.requested += 1
+        if self.requested > 1:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def _deferred_interrupt(enabled: bool) -> Iterator[_Interrupt]:
+    """While fit runs in the main thread, defer SIGINT to the next batch boundary.
+
+    A KeyboardInterrupt raised by Python's default handler can land anywhere, in
+    the middle of an optimizer step among others, leaving some parameters
+    updated and others not. Instead, the first Ctrl-C only sets a flag; the loop
+    raises KeyboardInterrupt when it fetches the next batch, after the current
+    step is complete, and fit returns the History of the completed epochs. A
+    second Ctrl-C raises at once. A handler the user installed is left alone.
+    """
+    interrupt = _Interrupt()
+    install = (
+        enabled
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    previous = signal.signal(signal.SIGINT, interrupt.handler) if install else None
+    try:
+        yield interrupt
+    finally:
+        if install:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _stop_between_batches(data: _Data, interrupt: _Interrupt) -> None:
+    """Make ``data.batches`` raise KeyboardInterrupt before a batch once Ctrl-C was pressed."""
+    batches = data.batches
+
+    def checked(epoch: int, gen: np.random.Generator | None) -> Iterator[tuple[FloatArray, Any]]:
+        for item in batches(epoch, gen):
+            if interrupt.requested:
+                raise KeyboardInterrupt
+            yield item
+
+    data.batches = checked  # type: ignore[method-assign]
 
 
 def _split(train: _Arrays, split: float, gen: np.random.Generator) -> tuple[_Arrays, _Arrays]:
@@ -642,4 +717,8 @@ class _Run:
             if stop:
                 raise StopIteration
 
-        optimizer.minimize(closure, max_iter=epochs, callback=on_iteration)
+        try:
+            optimizer.minimize(closure, max_iter=epochs, callback=on_iteration)
+        except KeyboardInterrupt:
+            optimizer.unpack(last)  # the last completed iteration, not a line-search trial point
+            raise

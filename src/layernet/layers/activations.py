@@ -15,7 +15,7 @@ from scipy.special import expit, ndtr
 
 from .._typing import ArrayLike, FloatArray
 from .._validation import as_float_array, check_float
-from .base import Layer
+from .base import Layer, describe
 
 
 class Activation(Layer):
@@ -212,6 +212,12 @@ class ELU(Activation):
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_CUBIC = 0.044715
+# Beyond these magnitudes the terms are exact constants, so inputs are clipped to them
+# before squaring or cubing (which would overflow for |x| ~ 1e13 in float32, 1e102 in
+# float64): tanh(k (x + 0.044715 x**3)) is exactly +-1 for |x| >= 10, and the normal
+# density exp(-x**2 / 2) is exactly 0 for |x| >= 40, in float32 and float64 alike.
+_GELU_TANH_SATURATED = 10.0
+_GELU_DENSITY_ZERO = 40.0
 
 
 class GELU(Activation):
@@ -253,6 +259,7 @@ class GELU(Activation):
 
     @staticmethod
     def _tanh_term(x: FloatArray) -> FloatArray:
+        x = np.clip(x, -_GELU_TANH_SATURATED, _GELU_TANH_SATURATED)
         u = x * x
         u *= _GELU_CUBIC
         u += 1.0
@@ -266,15 +273,17 @@ class GELU(Activation):
         if x is None:
             raise self._not_run_yet()
         if self.approximate == "none":
-            density = x * x
+            xc = np.clip(x, -_GELU_DENSITY_ZERO, _GELU_DENSITY_ZERO)
+            density = xc * xc
             density *= -0.5
             np.exp(density, out=density)
             density *= _INV_SQRT_2PI
-            density *= x
+            density *= xc
             density += ndtr(x)
             density *= grad_out
             return density
         t = self._tanh_term(x)
+        x = np.clip(x, -_GELU_TANH_SATURATED, _GELU_TANH_SATURATED)  # 1 - t**2 is 0 beyond
         inner = x * x
         inner *= 3.0 * _GELU_CUBIC
         inner += 1.0
@@ -368,6 +377,10 @@ class Softmax(Activation):
     def __init__(self, axis: int = -1) -> None:
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"Softmax: axis must be an integer, got {type(axis).__name__}")
+        if axis == 0:
+            raise ValueError(
+                "Softmax: axis 0 is the batch axis; pick a feature axis such as -1 (the default)"
+            )
         self.axis: int = int(axis)
         self._y: FloatArray | None = None
 
@@ -386,6 +399,20 @@ class Softmax(Activation):
         dot = grad.sum(axis=self.axis, keepdims=True)
         grad -= y * dot
         return grad
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        super().check_input(shape, position)
+        ndim, axis = len(shape), self.axis
+        if not -ndim <= axis < ndim:
+            raise ValueError(
+                f"{describe(self, position)}: axis {axis} is out of range for input of shape "
+                f"{shape}"
+            )
+        if axis % ndim == 0:
+            raise ValueError(
+                f"{describe(self, position)}: axis {axis} is the batch axis of input of shape "
+                f"{shape}; the softmax must run over a feature axis (input needs 2+ dimensions)"
+            )
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array, format_shape
+from .._validation import as_float_array, check_finite, format_shape
 from ..parameter import Parameter
 
 
@@ -145,6 +145,7 @@ class Layer(ABC):
         """Convert ``x`` to the layer's dtype, check its shape, run :meth:`forward`."""
         arr = self.convert_input(x)
         self.check_input(arr.shape)
+        check_values(self, arr)
         return self.forward(arr, training=training)
 
     def convert_input(self, x: ArrayLike) -> FloatArray:
@@ -165,6 +166,19 @@ class Layer(ABC):
 def describe(layer: Layer, position: int | None) -> str:
     """``Dense(3 -> 4) at position 2``: how error messages name a layer."""
     return repr(layer) if position is None else f"{layer!r} at position {position}"
+
+
+def check_values(layer: Layer, x: FloatArray, position: int | None = None) -> None:
+    """Reject an empty batch and NaN or inf in a batch that a public entry point received.
+
+    Called once per public call, after the shape check; ``forward`` never checks.
+    """
+    if x.ndim and x.shape[0] == 0:
+        raise ValueError(
+            f"{describe(layer, position)}: got an empty batch (input of shape {x.shape}); "
+            "pass at least one sample"
+        )
+    check_finite(x, f"{describe(layer, position)} input")
 
 
 def spec_fits(spec: Shape, shape: Shape) -> bool:

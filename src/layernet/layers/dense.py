@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
-from .._validation import RngLike, as_generator, check_positive_int
+from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
 from .base import Layer
@@ -76,7 +76,7 @@ class Dense(Layer):
         self.bias_init = get_initializer(bias_init, argument=f"{name}: bias_init")
         shape = (self.in_features, self.out_features)
         self.weight = Parameter(np.zeros(shape, dtype=self.dtype), name="weight")
-        self.use_bias = bool(bias)
+        self.use_bias = check_bool(bias, "bias", name)
         self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype), name="bias")
         self._x: FloatArray | None = None
         self.reset_parameters(rng)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Shape
 from .._validation import as_float_array
-from .base import Layer
+from .base import Layer, describe
 
 
 class Flatten(Layer):
@@ -28,6 +28,13 @@ class Flatten(Layer):
     def convert_input(self, x: ArrayLike) -> FloatArray:
         dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
         return as_float_array(x, np.dtype(dtype), repr(self))
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        if len(shape) < 2:
+            raise ValueError(
+                f"{describe(self, position)}: expected input of shape (batch, d1, ...), got "
+                f"{shape}; there is nothing to flatten without a batch axis and a feature axis"
+            )
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._shape = x.shape

@@ -1,0 +1,830 @@
+# mypy: disable-error-code="arg-type,assignment,call-overload,dict-item,list-item,misc,unused-ignore"
+# ruff: noqa: E501
+"""The reliability suites' catalogue of the public API, checked against ``layernet.__all__``.
+
+Every name that ``layernet`` exports has exactly one entry here: a
+:class:`LayerSpec` (how to build the layer, which inputs it takes, the shape
+it returns), a loss, optimizer, metric, schedule or callback factory, a
+checked function, or an exemption with its reason. ``test_every_export_has_an_entry``
+(in test_bad_input.py) fails for an export without one, naming the table to
+extend, so a new layer cannot skip the property, bad-input and extremes suites.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import layernet as ln
+from layernet import Layer
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+Shape = tuple[int, ...]
+
+
+def sizes(low: int = 1, high: int = 6) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How the suites build and feed one exported Layer class.
+
+    Attributes
+    ----------
+    build : callable (draw, dtype) -> (layer, sample_shape, output_sample_shape)
+        Draws constructor sizes with ``draw`` (hypothesis), builds the layer in
+        ``dtype`` (ignored by parameter-free layers, which follow their input:
+        float32 stays float32) and returns a valid per-sample input shape and
+        the per-sample output shape the documentation promises for it.
+    example : callable () -> (layer, batch_shape)
+        A fixed float64 layer and a valid batch shape, for the bad-input suite.
+    wrong_shapes : list of batch shapes
+        Inputs ``example``'s layer must reject: wrong rank, wrong feature count.
+    bad_args : list of (kwargs, exception, regex)
+        Constructor calls that must fail, with what the message must say.
+    batch_coupled_in_training : bool
+        True where ``training=True`` mixes rows (BatchNorm) or draws per call
+        (Dropout), so batch independence is only checked in inference.
+    """
+
+    build: Callable[[Draw, Any], tuple[Layer, Shape, Shape]]
+    example: Callable[[], tuple[Layer, Shape]]
+    wrong_shapes: list[Shape] = field(default_factory=list)
+    bad_args: list[tuple[dict[str, Any], type[Exception], str]] = field(default_factory=list)
+    batch_coupled_in_training: bool = False
+
+
+def _elementwise(make: Callable[[], Layer]) -> LayerSpec:
+    """A parameter-free, shape-preserving layer: any per-sample shape goes."""
+
+    def build(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+        shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
+        return make(), shape, shape
+
+    return LayerSpec(build, lambda: (make(), (4, 3)))
+
+
+def _dense(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    n_in, n_out = draw(sizes(1, 8)), draw(sizes(1, 8))
+    layer = ln.Dense(n_in, n_out, bias=draw(st.booleans()), rng=draw(sizes(0, 99)), dtype=dtype)
+    return layer, (n_in,), (n_out,)
+
+
+def _sequential(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    n_in, hidden, n_out = draw(sizes(1, 6)), draw(sizes(1, 6)), draw(sizes(1, 6))
+    model = ln.Sequential(
+        [
+            ln.Dense(n_in, hidden, rng=0, dtype=dtype),
+            ln.Tanh(),
+            ln.Dense(hidden, n_out, rng=1, dtype=dtype),
+        ]
+    )
+    return model, (n_in,), (n_out,)
+
+
+def _batchnorm(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    c = draw(sizes(1, 5))
+    shape: Shape = (c,) if draw(st.booleans()) else (c, draw(sizes(1, 4)))
+    layer = ln.BatchNorm1d(c, dtype=dtype)
+    rng = np.random.default_rng(draw(sizes(0, 99)))
+    layer.running_mean[...] = rng.normal(size=c)
+    layer.running_var[...] = rng.uniform(0.5, 2.0, size=c)
+    layer.gamma.value[...] = rng.uniform(0.5, 1.5, size=c)
+    return layer, shape, shape
+
+
+def _layernorm(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    c = draw(sizes(1, 8))
+    lead = tuple(draw(st.lists(sizes(1, 3), max_size=1)))
+    return ln.LayerNorm(c, dtype=dtype), (*lead, c), (*lead, c)
+
+
+def _flatten(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
+    return ln.Flatten(), shape, (int(np.prod(shape)),)
+
+
+def _softmax(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
+    axis = draw(st.integers(1, len(shape)))
+    axis = axis if draw(st.booleans()) else axis - len(shape) - 1  # the same axis, negative
+    return ln.Softmax(axis), shape, shape
+
+
+def _dropout(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
+    return ln.Dropout(draw(st.sampled_from([0.0, 0.3, 0.5])), rng=draw(sizes(0, 99))), shape, shape
+
+
+LAYERS: dict[str, LayerSpec] = {
+    "Dense": LayerSpec(
+        _dense,
+        lambda: (ln.Dense(3, 2, rng=0), (4, 3)),
+        wrong_shapes=[(4,), (4, 5), (4, 3, 1), (3,)],
+        bad_args=[
+            (
+                {"in_features": 0, "out_features": 2},
+                ValueError,
+                r"Dense\(0 -> 2\): in_features must be a positive integer, got 0",
+            ),
+            (
+                {"in_features": 3, "out_features": -1},
+                ValueError,
+                r"out_features must be a positive integer, got -1",
+            ),
+            (
+                {"in_features": 2.5, "out_features": 2},
+                TypeError,
+                r"in_features must be a positive integer, got float 2.5",
+            ),
+            (
+                {"in_features": "3", "out_features": 2},
+                TypeError,
+                r"in_features must be a positive integer, got str '3'",
+            ),
+            (
+                {"in_features": None, "out_features": 2},
+                TypeError,
+                r"in_features must be a positive integer, got NoneType",
+            ),
+            (
+                {"in_features": 3, "out_features": 2, "weight_init": "nope"},
+                ValueError,
+                r"weight_init: unknown initializer 'nope'",
+            ),
+            (
+                {"in_features": 3, "out_features": 2, "weight_init": 5},
+                TypeError,
+                r"weight_init: expected an initializer name or callable, got int",
+            ),
+            (
+                {"in_features": 3, "out_features": 2, "bias": "no"},
+                TypeError,
+                r"Dense\(3 -> 2\): bias must be True or False, got str 'no'",
+            ),
+        ],
+    ),
+    "Sequential": LayerSpec(
+        _sequential,
+        lambda: (ln.Sequential([ln.Dense(3, 2, rng=0), ln.Sigmoid()]), (4, 3)),
+        wrong_shapes=[(4,), (4, 5), (4, 3, 1)],
+    ),
+    "Identity": _elementwise(ln.Identity),
+    "Sigmoid": _elementwise(ln.Sigmoid),
+    "Tanh": _elementwise(ln.Tanh),
+    "ReLU": _elementwise(ln.ReLU),
+    "LeakyReLU": LayerSpec(
+        _elementwise(ln.LeakyReLU).build,
+        lambda: (ln.LeakyReLU(), (4, 3)),
+        bad_args=[
+            (
+                {"negative_slope": "0.1"},
+                TypeError,
+                r"LeakyReLU: negative_slope must be a real number, got str",
+            ),
+            (
+                {"negative_slope": float("nan")},
+                ValueError,
+                r"LeakyReLU: negative_slope must be finite, got nan",
+            ),
+        ],
+    ),
+    "ELU": LayerSpec(
+        _elementwise(ln.ELU).build,
+        lambda: (ln.ELU(), (4, 3)),
+        bad_args=[
+            ({"alpha": None}, TypeError, r"ELU: alpha must be a real number, got NoneType"),
+            ({"alpha": float("inf")}, ValueError, r"ELU: alpha must be finite, got inf"),
+        ],
+    ),
+    "GELU": LayerSpec(
+        lambda draw, dtype: _elementwise(
+            lambda: ln.GELU(draw(st.sampled_from(["none", "tanh"])))
+        ).build(draw, dtype),
+        lambda: (ln.GELU(), (4, 3)),
+        bad_args=[
+            (
+                {"approximate": "fast"},
+                ValueError,
+                r"GELU: approximate must be 'none' or 'tanh', got 'fast'",
+            )
+        ],
+    ),
+    "Softplus": LayerSpec(
+        _elementwise(ln.Softplus).build,
+        lambda: (ln.Softplus(), (4, 3)),
+        bad_args=[
+            ({"beta": 0.0}, ValueError, r"Softplus: beta must be positive, got 0.0"),
+            ({"beta": "1"}, TypeError, r"Softplus: beta must be a real number, got str"),
+            (
+                {"threshold": float("nan")},
+                ValueError,
+                r"Softplus: threshold must be finite, got nan",
+            ),
+        ],
+    ),
+    "Softmax": LayerSpec(
+        _softmax,
+        lambda: (ln.Softmax(), (4, 3)),
+        wrong_shapes=[(4,)],
+        bad_args=[
+            ({"axis": 1.5}, TypeError, r"Softmax: axis must be an integer, got float"),
+            ({"axis": 0}, ValueError, r"Softmax: axis 0 is the batch axis"),
+        ],
+    ),
+    "Dropout": LayerSpec(
+        _dropout,
+        lambda: (ln.Dropout(0.5, rng=0), (4, 3)),
+        bad_args=[
+            ({"p": 1.0}, ValueError, r"Dropout: p must be in \[0, 1\) .*got 1.0"),
+            ({"p": -0.1}, ValueError, r"Dropout: p must be in \[0, 1\) .*got -0.1"),
+            ({"p": "half"}, TypeError, r"Dropout: p must be a real number, got str"),
+            (
+                {"p": 0.5, "rng": "seed"},
+                TypeError,
+                r"rng must be a numpy.random.Generator, an int seed or None, got str",
+            ),
+            ({"p": 0.5, "rng": -1}, ValueError, r"rng must be a non-negative seed, got -1"),
+        ],
+        batch_coupled_in_training=True,
+    ),
+    "BatchNorm1d": LayerSpec(
+        _batchnorm,
+        lambda: (ln.BatchNorm1d(3), (4, 3)),
+        wrong_shapes=[(4,), (4, 5), (4, 2, 3), (4, 3, 2, 2)],
+        bad_args=[
+            (
+                {"num_features": 0},
+                ValueError,
+                r"BatchNorm1d\(0\): num_features must be a positive integer, got 0",
+            ),
+            (
+                {"num_features": 3.0},
+                TypeError,
+                r"num_features must be a positive integer, got float 3.0",
+            ),
+            (
+                {"num_features": 3, "momentum": 1.5},
+                ValueError,
+                r"BatchNorm1d\(3\): momentum must be in \[0, 1\], got 1.5",
+            ),
+            (
+                {"num_features": 3, "eps": 0.0},
+                ValueError,
+                r"BatchNorm1d\(3\): eps must be positive, got 0.0",
+            ),
+            (
+                {"num_features": 3, "eps": "small"},
+                TypeError,
+                r"BatchNorm1d\(3\): eps must be a real number, got str",
+            ),
+        ],
+        batch_coupled_in_training=True,
+    ),
+    "LayerNorm": LayerSpec(
+        _layernorm,
+        lambda: (ln.LayerNorm(3), (4, 3)),
+        wrong_shapes=[(4,), (4, 5), (4, 3, 2)],
+        bad_args=[
+            (
+                {"num_features": -3},
+                ValueError,
+                r"LayerNorm\(-3\): num_features must be a positive integer, got -3",
+            ),
+            (
+                {"num_features": 3, "eps": -1.0},
+                ValueError,
+                r"LayerNorm\(3\): eps must be positive, got -1.0",
+            ),
+        ],
+    ),
+    "Flatten": LayerSpec(_flatten, lambda: (ln.Flatten(), (4, 3, 2)), wrong_shapes=[(4,)]),
+}
+"""Every exported Layer class. Layers with a ``dtype`` or ``rng`` argument also get the
+generic bad ``dtype``/``rng`` cases in test_bad_input.py."""
+
+
+# -- losses ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A loss, a valid (pred, target) pair, and the inputs it must reject.
+
+    ``domain_errors`` are (pred, target, regex) triples outside the loss's
+    domain; ``extreme_target`` builds a valid target for a prediction of any
+    magnitude (test_extremes.py).
+    """
+
+    make: Callable[[], ln.Loss]
+    valid: Callable[[], tuple[Any, Any]]
+    extreme_target: Callable[[Any], Any]
+    domain_errors: list[tuple[Any, Any, str]] = field(default_factory=list)
+    bad_args: list[tuple[dict[str, Any], type[Exception], str]] = field(default_factory=list)
+
+
+def _regression() -> tuple[Any, Any]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+
+
+def _like(pred: Any) -> Any:
+    return np.zeros_like(pred)
+
+
+def _labels(pred: Any) -> Any:
+    return np.arange(len(pred)) % pred.shape[1]
+
+
+def _probs(pred: Any) -> Any:
+    return np.full(pred.shape, 0.5, dtype=pred.dtype)
+
+
+LOSSES: dict[str, LossSpec] = {
+    "MSELoss": LossSpec(ln.MSELoss, _regression, _like),
+    "L1Loss": LossSpec(ln.L1Loss, _regression, _like),
+    "HuberLoss": LossSpec(
+        ln.HuberLoss,
+        _regression,
+        _like,
+        bad_args=[
+            ({"delta": 0.0}, ValueError, r"HuberLoss: delta must be positive, got 0.0"),
+            ({"delta": "1"}, TypeError, r"HuberLoss: delta must be a real number, got str"),
+        ],
+    ),
+    "BCELoss": LossSpec(
+        ln.BCELoss,
+        lambda: (np.full((4, 1), 0.3), np.array([[0.0], [1.0], [1.0], [0.0]])),
+        _probs,
+        domain_errors=[
+            (np.full((2, 1), 1.5), np.zeros((2, 1)), r"pred must lie in \[0, 1\], got 1.5"),
+            (np.full((2, 1), 0.5), np.full((2, 1), -1.0), r"target must lie in \[0, 1\], got -1.0"),
+        ],
+    ),
+    "BCEWithLogitsLoss": LossSpec(
+        ln.BCEWithLogitsLoss,
+        lambda: (np.linspace(-2, 2, 4).reshape(4, 1), np.array([0.0, 1.0, 1.0, 0.0])),
+        _probs,
+        domain_errors=[
+            (np.zeros((2, 1)), np.full((2, 1), 2.0), r"target must lie in \[0, 1\], got 2.0")
+        ],
+    ),
+    "CrossEntropyLoss": LossSpec(
+        ln.CrossEntropyLoss,
+        lambda: (np.random.default_rng(0).normal(size=(4, 3)), np.array([0, 2, 1, 2])),
+        _labels,
+        domain_errors=[
+            (
+                np.zeros((2, 3)),
+                np.array([0, 3]),
+                r"class label 3 is out of range; labels must be integers in \[0, 3\)",
+            ),
+            (np.zeros((2, 3)), np.array([0, -1]), r"class label -1 is out of range"),
+            (np.zeros((2, 3)), np.array([0.5, 1.0]), r"class labels must be integers, got 0.5"),
+            (np.zeros((2, 3)), np.full((2, 3), 1.5), r"target must lie in \[0, 1\], got 1.5"),
+            (
+                np.zeros((2, 3)),
+                np.zeros((2, 2)),
+                r"target must be class labels of shape \(2,\) or probability rows of shape \(2, 3\), got \(2, 2\)",
+            ),
+            (
+                np.zeros(3),
+                np.array([0]),
+                r"expected logits of shape \(batch, classes\), got \(3,\)",
+            ),
+        ],
+        bad_args=[
+            (
+                {"label_smoothing": 1.5},
+                ValueError,
+                r"CrossEntropyLoss: label_smoothing must be in \[0, 1\], got 1.5",
+            ),
+            (
+                {"label_smoothing": None},
+                TypeError,
+                r"CrossEntropyLoss: label_smoothing must be a real number, got NoneType",
+            ),
+        ],
+    ),
+}
+
+
+# -- optimizers ------------------------------------------------------------------------
+
+
+OPTIMIZERS: dict[str, Callable[[Any], ln.Optimizer]] = {
+    "SGD": lambda params: ln.SGD(params, lr=0.05),
+    "Adam": lambda params: ln.Adam(params, lr=0.01),
+    "AdamW": lambda params: ln.AdamW(params, lr=0.01),
+    "RMSprop": lambda params: ln.RMSprop(params, lr=0.01),
+    "Adagrad": lambda params: ln.Adagrad(params, lr=0.05),
+    "LBFGS": lambda params: ln.LBFGS(params),
+}
+"""Every exported Optimizer class, built on ``params`` with working settings."""
+
+OPTIMIZER_VARIANTS: dict[str, Callable[[Any], ln.Optimizer]] = {
+    "SGD": OPTIMIZERS["SGD"],
+    "SGD-momentum-nesterov-wd": lambda p: ln.SGD(
+        p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3
+    ),
+    "SGD-momentum-dampening": lambda p: ln.SGD(p, lr=0.05, momentum=0.5, dampening=0.1),
+    "Adam": OPTIMIZERS["Adam"],
+    "Adam-wd-clipped": lambda p: ln.Adam(p, lr=0.01, weight_decay=1e-2, max_grad_norm=1.0),
+    "AdamW": OPTIMIZERS["AdamW"],
+    "RMSprop": OPTIMIZERS["RMSprop"],
+    "RMSprop-centered-momentum-wd": lambda p: ln.RMSprop(
+        p, lr=0.01, centered=True, momentum=0.5, weight_decay=1e-3
+    ),
+    "Adagrad": OPTIMIZERS["Adagrad"],
+    "Adagrad-decay-accumulator": lambda p: ln.Adagrad(
+        p, lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=1e-3
+    ),
+    "LBFGS": OPTIMIZERS["LBFGS"],
+}
+"""Each optimizer with its state-carrying options switched on (determinism, resumption)."""
+
+OPTIMIZER_BAD_ARGS: dict[str, list[tuple[dict[str, Any], type[Exception], str]]] = {
+    "SGD": [
+        ({"lr": -0.1}, ValueError, r"SGD: lr must be positive, got -0.1"),
+        ({"lr": "0.1"}, TypeError, r"SGD: lr must be a real number, got str"),
+        ({"lr": float("inf")}, ValueError, r"SGD: lr must be finite, got inf"),
+        ({"lr": 0.1, "momentum": -1}, ValueError, r"SGD: momentum must be >= 0.0, got -1"),
+        ({"lr": 0.1, "nesterov": True}, ValueError, r"SGD: nesterov=True needs momentum > 0"),
+        (
+            {"lr": 0.1, "nesterov": "yes"},
+            TypeError,
+            r"SGD: nesterov must be True or False, got str 'yes'",
+        ),
+        (
+            {"lr": 0.1, "max_grad_norm": 0},
+            ValueError,
+            r"SGD: max_grad_norm must be positive, got 0",
+        ),
+    ],
+    "Adam": [
+        ({"betas": (0.9, 1.0)}, ValueError, r"Adam: betas\[1\] must be in \[0.0, 1.0\), got 1.0"),
+        ({"betas": 0.9}, TypeError, r"Adam: betas must be a pair \(beta1, beta2\), got 0.9"),
+        ({"betas": (0.9, "x")}, TypeError, r"Adam: betas\[1\] must be a real number, got str"),
+        ({"eps": -1e-8}, ValueError, r"Adam: eps must be >= 0.0, got -1e-08"),
+        (
+            {"weight_decay": None},
+            TypeError,
+            r"Adam: weight_decay must be a real number, got NoneType",
+        ),
+    ],
+    "AdamW": [({"lr": 0}, ValueError, r"AdamW: lr must be positive, got 0")],
+    "RMSprop": [
+        ({"alpha": 1.0}, ValueError, r"RMSprop: alpha must be in \[0.0, 1.0\), got 1.0"),
+        ({"momentum": -0.5}, ValueError, r"RMSprop: momentum must be >= 0.0, got -0.5"),
+        ({"centered": "no"}, TypeError, r"RMSprop: centered must be True or False, got str 'no'"),
+    ],
+    "Adagrad": [
+        ({"lr_decay": -1}, ValueError, r"Adagrad: lr_decay must be >= 0.0, got -1"),
+        (
+            {"initial_accumulator_value": "0"},
+            TypeError,
+            r"Adagrad: initial_accumulator_value must be a real number",
+        ),
+    ],
+    "LBFGS": [
+        ({"max_iter": 0}, ValueError, r"LBFGS: max_iter must be a positive integer, got 0"),
+        (
+            {"history_size": 2.5},
+            TypeError,
+            r"LBFGS: history_size must be a positive integer, got float 2.5",
+        ),
+        (
+            {"max_iter": "20"},
+            TypeError,
+            r"LBFGS: max_iter must be a positive integer, got str '20'",
+        ),
+        ({"max_eval": -1}, ValueError, r"LBFGS: max_eval must be a positive integer, got -1"),
+        ({"gtol": -1.0}, ValueError, r"LBFGS: gtol must be >= 0.0, got -1.0"),
+    ],
+}
+
+
+# -- metrics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric and a valid (pred, target) pair for ``compute``."""
+
+    make: Callable[[], ln.Metric]
+    valid: Callable[[], tuple[Any, Any]]
+    domain_errors: list[tuple[Any, Any, str]] = field(default_factory=list)
+    bad_args: list[tuple[dict[str, Any], type[Exception], str]] = field(default_factory=list)
+
+
+METRICS: dict[str, MetricSpec] = {
+    "Accuracy": MetricSpec(
+        ln.Accuracy,
+        lambda: (np.eye(3)[[0, 1, 2, 1]], np.array([0, 1, 2, 2])),
+        domain_errors=[
+            (
+                np.eye(3),
+                np.array([0, 1, 5]),
+                r"Accuracy: class labels must be integers in \[0, 3\), got values from 0(\.0)? to 5(\.0)?",
+            ),
+            (
+                np.eye(3),
+                np.zeros(2),
+                r"Accuracy: for 3 classes the target must hold integer labels of shape \(3,\)",
+            ),
+        ],
+        bad_args=[
+            ({"threshold": "0.5"}, TypeError, r"Accuracy: threshold must be a real number, got str")
+        ],
+    ),
+    "MeanSquaredError": MetricSpec(ln.MeanSquaredError, _regression),
+    "MeanAbsoluteError": MetricSpec(ln.MeanAbsoluteError, _regression),
+    "R2Score": MetricSpec(ln.R2Score, _regression),
+}
+
+
+# -- schedules and callbacks -----------------------------------------------------------
+
+
+def optimizer() -> ln.Optimizer:
+    return ln.SGD(ln.Dense(2, 1, rng=0).parameters(), lr=0.1)
+
+
+def _sequential_lr(milestones: list[int]) -> object:
+    opt = optimizer()
+    return ln.SequentialLR(opt, [ln.LinearWarmup(opt, 2), ln.ExponentialLR(opt, 0.9)], milestones)
+
+
+SCHEDULES: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = {
+    "StepLR": [
+        (
+            lambda: ln.StepLR(optimizer(), step_size=0),
+            ValueError,
+            r"StepLR: step_size must be a positive integer, got 0",
+        ),
+        (
+            lambda: ln.StepLR(optimizer(), step_size=1.5),
+            TypeError,
+            r"StepLR: step_size must be a positive integer, got float 1.5",
+        ),
+        (
+            lambda: ln.StepLR(optimizer(), step_size=2, gamma=-0.1),
+            ValueError,
+            r"StepLR: gamma must be positive, got -0.1",
+        ),
+        (
+            lambda: ln.StepLR("sgd", step_size=2),
+            TypeError,
+            r"StepLR: optimizer must be an Optimizer, got str",
+        ),  # type: ignore[arg-type]
+    ],
+    "ExponentialLR": [
+        (
+            lambda: ln.ExponentialLR(optimizer(), gamma=0.0),
+            ValueError,
+            r"ExponentialLR: gamma must be positive, got 0.0",
+        ),
+        (
+            lambda: ln.ExponentialLR(optimizer(), gamma="0.9"),
+            TypeError,
+            r"ExponentialLR: gamma must be a real number, got str",
+        ),  # type: ignore[arg-type]
+    ],
+    "CosineAnnealingLR": [
+        (
+            lambda: ln.CosineAnnealingLR(optimizer(), T_max=-5),
+            ValueError,
+            r"CosineAnnealingLR: T_max must be a positive integer, got -5",
+        ),
+        (
+            lambda: ln.CosineAnnealingLR(optimizer(), T_max=5, eta_min=-1.0),
+            ValueError,
+            r"CosineAnnealingLR: eta_min must be >= 0, got -1.0",
+        ),
+    ],
+    "LinearWarmup": [
+        (
+            lambda: ln.LinearWarmup(optimizer(), warmup_steps=0),
+            ValueError,
+            r"LinearWarmup: warmup_steps must be a positive integer, got 0",
+        ),
+        (
+            lambda: ln.LinearWarmup(optimizer(), warmup_steps=5, start_factor=0.0),
+            ValueError,
+            r"LinearWarmup: start_factor must be in \(0, 1\], got 0.0",
+        ),
+    ],
+    "SequentialLR": [
+        (
+            lambda: ln.SequentialLR(optimizer(), [], milestones=[]),
+            ValueError,
+            r"SequentialLR: schedules is empty",
+        ),
+        (
+            lambda: ln.SequentialLR(optimizer(), [5], milestones=[]),
+            TypeError,
+            r"SequentialLR: schedules\[0\] must be an LRSchedule, got int",
+        ),  # type: ignore[list-item]
+        (
+            lambda: _sequential_lr([0]),
+            ValueError,
+            r"SequentialLR: milestones\[0\] must be a positive integer, got 0",
+        ),
+        (
+            lambda: _sequential_lr([2, 3]),
+            ValueError,
+            r"SequentialLR: expected 1 milestone\(s\) for 2 schedules, got 2",
+        ),
+    ],
+}
+
+CALLBACKS: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = {
+    "Callback": [],  # the base class takes no arguments
+    "EarlyStopping": [
+        (
+            lambda: ln.EarlyStopping(patience=-1),
+            ValueError,
+            r"EarlyStopping: patience must be >= 0, got -1",
+        ),
+        (
+            lambda: ln.EarlyStopping(patience=1.5),
+            TypeError,
+            r"EarlyStopping: patience must be an int, got 1.5",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(min_delta=-0.1),
+            ValueError,
+            r"EarlyStopping: min_delta must be >= 0, got -0.1",
+        ),
+        (
+            lambda: ln.EarlyStopping(mode="best"),
+            ValueError,
+            r"EarlyStopping: mode must be one of \('auto', 'min', 'max'\), got 'best'",
+        ),
+        (
+            lambda: ln.EarlyStopping(monitor=3),
+            TypeError,
+            r"EarlyStopping: monitor must be a str such as 'val_loss', got int",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(restore_best_weights="yes"),
+            TypeError,
+            r"EarlyStopping: restore_best_weights must be True or False, got str 'yes'",
+        ),  # type: ignore[arg-type]
+    ],
+    "ModelCheckpoint": [
+        (
+            lambda: ln.ModelCheckpoint(3),
+            TypeError,
+            r"ModelCheckpoint: path must be a str or os.PathLike, got int",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ModelCheckpoint("m.npz", mode="up"),
+            ValueError,
+            r"ModelCheckpoint: mode must be one of",
+        ),
+        (
+            lambda: ln.ModelCheckpoint("m.npz", save_best_only=1),
+            TypeError,
+            r"ModelCheckpoint: save_best_only must be True or False, got int 1",
+        ),  # type: ignore[arg-type]
+    ],
+    "CSVLogger": [
+        (
+            lambda: ln.CSVLogger(None),
+            TypeError,
+            r"CSVLogger: path must be a str or os.PathLike, got NoneType",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.CSVLogger("log.csv", separator=";;"),
+            ValueError,
+            r"CSVLogger: separator must be one character, got ';;'",
+        ),
+        (
+            lambda: ln.CSVLogger("log.csv", separator=1),
+            TypeError,
+            r"CSVLogger: separator must be one character, got int",
+        ),  # type: ignore[arg-type]
+    ],
+    "LearningRateScheduler": [
+        (
+            lambda: ln.LearningRateScheduler(0.1),
+            TypeError,
+            r"LearningRateScheduler: schedule must be callable .*got float",
+        ),  # type: ignore[arg-type]
+    ],
+    "TerminateOnNaN": [
+        (
+            lambda: ln.TerminateOnNaN(raise_error="no"),
+            TypeError,
+            r"TerminateOnNaN: raise_error must be True or False, got str 'no'",
+        ),  # type: ignore[arg-type]
+    ],
+    "ProgressLogger": [
+        (
+            lambda: ln.ProgressLogger(delay="soon"),
+            TypeError,
+            r"ProgressLogger: delay must be a real number, got str",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ProgressLogger(interval=-1.0),
+            ValueError,
+            r"ProgressLogger: interval must be >= 0, got -1.0",
+        ),
+        (
+            lambda: ln.ProgressLogger(width=0),
+            ValueError,
+            r"ProgressLogger: width must be a positive integer, got 0",
+        ),
+    ],
+}
+
+FUNCTIONS = {
+    "fit",
+    "evaluate",
+    "predict",
+    "gradcheck",
+    "save",
+    "load",
+    "load_optimizer_state",
+    "clip_grad_norm",
+    "Parameter",
+    "initializers",
+}
+"""Entry points whose bad-input cases test_bad_input.py builds by hand (by these names)."""
+
+EXEMPT: dict[str, str] = {
+    "Layer": "abstract base class; every concrete layer is in LAYERS",
+    "Activation": "abstract base class; every activation is in LAYERS",
+    "Loss": "abstract base class; every loss is in LOSSES",
+    "Optimizer": "abstract base class; every optimizer is in OPTIMIZERS",
+    "Metric": "abstract base class; every metric is in METRICS",
+    "LRSchedule": "abstract base class; every schedule is in SCHEDULES",
+    "ArrayLike": "a type alias",
+    "FloatArray": "a type alias",
+    "IntArray": "a type alias",
+    "History": "a result: fit builds and returns it, users only read it",
+    "GradcheckResult": "a result: gradcheck builds and returns it",
+    "datasets": "a module of argument-free loaders (load_gender, load_gender_test)",
+}
+
+
+def classes_of(base: type) -> dict[str, type]:
+    """Exported concrete subclasses of ``base``, by exported name."""
+    found: dict[str, type] = {}
+    for name in ln.__all__:
+        obj = getattr(ln, name)
+        if inspect.isclass(obj) and issubclass(obj, base) and not inspect.isabstract(obj):
+            found[name] = obj
+    return found
+
+
+def takes(cls: type, argument: str) -> bool:
+    """Whether ``cls``'s constructor has a parameter called ``argument``."""
+    return argument in inspect.signature(cls).parameters
+
+
+def table_for(name: str) -> str | None:
+    """Which table lists an exported name, or None if none does."""
+    tables: dict[str, object] = {
+        "LAYERS": LAYERS,
+        "LOSSES": LOSSES,
+        "OPTIMIZERS": OPTIMIZERS,
+        "METRICS": METRICS,
+        "SCHEDULES": SCHEDULES,
+        "CALLBACKS": CALLBACKS,
+        "FUNCTIONS": FUNCTIONS,
+        "EXEMPT": EXEMPT,
+    }
+    for table, entries in tables.items():
+        if name in entries:  # type: ignore[operator]
+            return table
+    return None
+
+
+def where_to_add(name: str) -> str:
+    """What the discovery test tells a contributor to add for an export without an entry."""
+    obj = getattr(ln, name)
+    if inspect.isclass(obj) and issubclass(obj, Layer):
+        return (
+            f"LAYERS[{name!r}] = LayerSpec(build, example, wrong_shapes=..., bad_args=...): "
+            "the constructor arguments to draw, a valid per-sample input shape and the "
+            "output-shape rule, a fixed example layer with a valid batch shape, the batch "
+            "shapes it must reject and its bad constructor arguments"
+        )
+    for base, table in (
+        (ln.Loss, "LOSSES"),
+        (ln.Optimizer, "OPTIMIZERS (and OPTIMIZER_VARIANTS, OPTIMIZER_BAD_ARGS)"),
+        (ln.Metric, "METRICS"),
+        (ln.LRSchedule, "SCHEDULES"),
+        (ln.Callback, "CALLBACKS"),
+    ):
+        if inspect.isclass(obj) and issubclass(obj, base):
+            return f"an entry for {name!r} in {table}"
+    return f"bad-input cases for {name!r} in test_bad_input.py and its name in FUNCTIONS, or a reason in EXEMPT"
