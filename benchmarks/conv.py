@@ -138,8 +138,13 @@ def run_numpy(init: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, order: 
 def run_torch(torch: Any, init: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, order: Any):
     nn = torch.nn
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(512, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(512, 10),
     )
     with torch.no_grad():
         for i in (0, 3):
@@ -168,8 +173,13 @@ def run(quick: bool = False) -> WorkloadResult:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        return WorkloadResult("conv", "skipped: scikit-learn is not installed (it ships the data)",
-                              "us/step", "numpy by hand", [Row("skipped", 0.0)])
+        return WorkloadResult(
+            "conv",
+            "skipped: scikit-learn is not installed (it ships the data)",
+            "us/step",
+            "numpy by hand",
+            [Row("skipped", 0.0)],
+        )
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, np.newaxis]
     x, x_test, y, y_test = train_test_split(
@@ -186,7 +196,9 @@ def run(quick: bool = False) -> WorkloadResult:
     def timed(name: str, train: Callable[[], Callable[[np.ndarray], np.ndarray]]) -> None:
         holder: list[Callable[[np.ndarray], np.ndarray]] = []
         seconds = median_time(lambda: holder.append(train()), repeats=repeats)
-        rows.append(Row(name, seconds / steps, {"test accuracy": accuracy(holder[-1](x_test), y_test)}))
+        rows.append(
+            Row(name, seconds / steps, {"test accuracy": accuracy(holder[-1](x_test), y_test)})
+        )
 
     timed("layernet", lambda: run_layernet(init, x, y, order))
     timed("numpy by hand", lambda: run_numpy(init, x, y, order))
@@ -199,7 +211,10 @@ def run(quick: bool = False) -> WorkloadResult:
         "conv",
         f"CNN 1-16-32 channels (3x3, max-pool 2) + Dense(512, 10), cross-entropy, Adam lr 1e-3, "
         f"batch 64, {epochs} epochs on {len(x)} digits as 1x8x8 images, float32",
-        "us/step", "PyTorch" if torch is not None else "numpy by hand", rows, notes=notes,
+        "us/step",
+        "PyTorch" if torch is not None else "numpy by hand",
+        rows,
+        notes=notes,
     )
     targets = [
         judge("layernet / PyTorch", result.ratio("layernet", "PyTorch"), "<= 1.5"),
