@@ -386,8 +386,11 @@ def test_a_missing_batch_axis_says_how_to_add_it() -> None:
 def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(
     cls: type[Conv1d] | type[Conv2d], shape: tuple[int, ...]
 ) -> None:
+    """forward (the unchecked fast path) handles batch 0; the public call refuses it."""
     layer = cls(2, 3, 3, padding=1, rng=0)
-    y = layer(np.zeros(shape))
+    with pytest.raises(ValueError, match=r"got an empty batch \(input of shape \(0, 2, 5"):
+        layer(np.zeros(shape))
+    y = layer.forward(np.zeros(shape))
     assert y.shape == (0, 3, *shape[2:])
     assert layer.backward(y).shape == shape
     np.testing.assert_array_equal(layer.weight.grad, 0.0)

@@ -115,8 +115,11 @@ def test_max_pool_never_picks_padding() -> None:
 
 
 def test_max_pool_propagates_nan() -> None:
+    """In forward, as in torch; the public call refuses NaN input before it gets there."""
     x = np.array([[[1.0, np.nan, 2.0, 3.0]]])
-    np.testing.assert_array_equal(MaxPool1d(2)(x), [[[np.nan, 3.0]]])
+    np.testing.assert_array_equal(MaxPool1d(2).forward(x), [[[np.nan, 3.0]]])
+    with pytest.raises(ValueError, match=r"MaxPool1d\(kernel_size=2\) input: contains 1 NaN"):
+        MaxPool1d(2)(x)
 
 
 def test_average_pool_counts_padding_in_the_average() -> None:
@@ -246,14 +249,17 @@ def test_wrong_number_of_axes_is_rejected_with_a_hint() -> None:
         MaxPool2d(2)(np.zeros((3, 4, 4)))
     with pytest.raises(ValueError, match=r"GlobalAvgPool1d\(\): expected input of shape"):
         GlobalAvgPool1d()(np.zeros((2, 3, 4, 5)))
-    assert math.isnan(float(GlobalAvgPool1d()(np.array([[[np.nan]]]))[0, 0]))
+    assert math.isnan(float(GlobalAvgPool1d().forward(np.array([[[np.nan]]]))[0, 0]))
 
 
 @pytest.mark.parametrize(
     "layer", [MaxPool2d(2), AvgPool1d(2), GlobalAvgPool2d(), GlobalAvgPool1d()], ids=repr
 )
 def test_an_empty_batch_gives_empty_outputs(layer: layernet.Layer) -> None:
+    """forward (the unchecked fast path) handles batch 0; the public call refuses it."""
     shape = (0, 3, 4) if "1d" in type(layer).__name__ else (0, 3, 4, 4)
-    y = layer(np.zeros(shape))
+    with pytest.raises(ValueError, match=r"got an empty batch"):
+        layer(np.zeros(shape))
+    y = layer.forward(np.zeros(shape))
     assert y.shape[:2] == (0, 3)
     assert layer.backward(y).shape == shape
