@@ -200,6 +200,12 @@ def test_initializers_are_selectable_and_get_conv_fans() -> None:
     assert he.weight.value.std() > 0
 
 
+@pytest.mark.parametrize("bias", ["no", 0, None])
+def test_bias_must_be_a_bool_not_something_truthy(bias: object) -> None:
+    with pytest.raises(TypeError, match=r"Conv2d\(2 -> 3\): bias must be True or False, got "):
+        Conv2d(2, 3, 3, bias=bias)  # type: ignore[arg-type]
+
+
 def test_bias_false_keeps_a_zero_bias_that_is_never_trained() -> None:
     layer = Conv2d(2, 3, 3, bias=False, rng=0)
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
