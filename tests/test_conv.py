@@ -367,7 +367,7 @@ def test_a_kernel_larger_than_the_padded_input_is_rejected() -> None:
     with pytest.raises(
         ValueError,
         match=r"Conv2d\(1 -> 2, .*\): the kernel spans \(5, 5\) but the padded input is only "
-        r"\(4, 8\) \(input size \(2, 6\)",
+        r"\(4, 8\) \(input of shape \(1, 1, 2, 6\): spatial size \(2, 6\), padding",
     ):
         layer(np.zeros((1, 1, 2, 6)))
     model = layernet.Sequential([layernet.Sigmoid(), Conv1d(1, 1, 4, dilation=2, rng=0)])

@@ -229,7 +229,7 @@ def test_a_window_larger_than_the_padded_input_is_rejected() -> None:
     with pytest.raises(
         ValueError,
         match=r"MaxPool2d\(kernel_size=\(3, 3\)\): the kernel spans \(3, 3\) but the padded input "
-        r"is only \(2, 5\)",
+        r"is only \(2, 5\) \(input of shape \(1, 2, 2, 5\): spatial size \(2, 5\)",
     ):
         MaxPool2d(3)(np.zeros((1, 2, 2, 5)))
     with pytest.raises(ValueError, match=r"AvgPool1d\(kernel_size=4\) at position 0: .*spans 4"):
