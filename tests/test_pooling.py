@@ -263,3 +263,22 @@ def test_an_empty_batch_gives_empty_outputs(layer: layernet.Layer) -> None:
     y = layer.forward(np.zeros(shape))
     assert y.shape[:2] == (0, 3)
     assert layer.backward(y).shape == shape
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [(AvgPool1d(2), (2, 1, 2)), (AvgPool2d(2), (1, 1, 4, 4)), (MaxPool1d(2), (2, 3, 2))],
+    ids=repr,
+)
+def test_backward_leaves_grad_out_alone_and_repeats(layer: layernet.Layer, shape: Any) -> None:
+    """One output position (or one row) makes the pool-major transpose a no-op view.
+
+    The property suite found AvgPool's backward then scaling the caller's
+    ``grad_out`` in place, so a second backward returned half the gradient.
+    """
+    x = np.random.default_rng(0).normal(size=shape)
+    y = layer(x)
+    g = np.ones_like(y)
+    first = layer.backward(g)
+    np.testing.assert_array_equal(g, 1.0)
+    np.testing.assert_array_equal(layer.backward(g), first)
