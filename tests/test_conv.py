@@ -400,3 +400,18 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(
     assert y.shape == (0, 3, *shape[2:])
     assert layer.backward(y).shape == shape
     np.testing.assert_array_equal(layer.weight.grad, 0.0)
+
+
+@pytest.mark.parametrize(("cls", "shape"), [(Conv1d, (1, 2, 5)), (Conv2d, (1, 2, 5, 4))])
+def test_the_returned_input_gradient_survives_the_next_call(
+    cls: type[Conv1d] | type[Conv2d], shape: tuple[int, ...]
+) -> None:
+    """With batch 1 the gradient was a view of the workspace that the next forward reuses."""
+    layer = cls(2, 3, 3, padding=1, rng=0)
+    x = np.random.default_rng(0).normal(size=shape)
+    y = layer(x)
+    dx = layer.backward(np.ones_like(y))
+    kept = dx.copy()
+    layer.backward(2.0 * np.ones_like(y))
+    layer(x + 1.0)
+    np.testing.assert_array_equal(dx, kept)

@@ -222,7 +222,9 @@ class _ConvNd(Layer):
         for at_cols, at_x in plan:  # col2im: add each entry back where it was copied from
             view = dx_t[at_x]
             np.add(view, dcols[at_cols], out=view)
-        grad_in: FloatArray = np.ascontiguousarray(dx_t.transpose(nd + 1, *range(nd + 1)))
+        # Always a copy: with batch 1 the transpose is already contiguous, and a view of
+        # the workspace would be overwritten by the next forward.
+        grad_in: FloatArray = np.array(dx_t.transpose(nd + 1, *range(nd + 1)), order="C")
         return grad_in
 
     # -- structure -----------------------------------------------------------------
