@@ -13,6 +13,7 @@ extend, so a new layer cannot skip the property, bad-input and extremes suites.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,224 @@ def _softmax(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
 def _dropout(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
     shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
     return ln.Dropout(draw(st.sampled_from([0.0, 0.3, 0.5])), rng=draw(sizes(0, 99))), shape, shape
+
+
+def _conv_length(n: int, k: int, s: int, d: int, total_pad: int) -> int:
+    """torch's Conv/Pool output length: floor((L + padding - d (k - 1) - 1) / s) + 1."""
+    return (n + total_pad - d * (k - 1) - 1) // s + 1
+
+
+def _as_arg(values: Shape, draw: Draw) -> Any:
+    """One int for every axis (when they agree, sometimes) or one per axis, as a tuple or list."""
+    if len(set(values)) == 1 and draw(st.booleans()):
+        return values[0]
+    return draw(st.sampled_from([tuple, list]))(values)
+
+
+def _conv(nd: int) -> Callable[[Draw, Any], tuple[Layer, Shape, Shape]]:
+    """Conv1d/Conv2d with drawn channels, kernel, dilation, stride and padding (int/same/valid)."""
+    cls = ln.Conv1d if nd == 1 else ln.Conv2d
+
+    def build(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+        c_in, c_out = draw(sizes(1, 3)), draw(sizes(1, 3))
+        kernel = tuple(draw(sizes(1, 3)) for _ in range(nd))
+        dilation = tuple(draw(sizes(1, 2)) for _ in range(nd))
+        mode = draw(st.sampled_from(["numbers", "same", "valid"]))
+        if mode == "numbers":
+            stride = tuple(draw(sizes(1, 3)) for _ in range(nd))
+            pad = tuple(draw(st.integers(0, 2)) for _ in range(nd))
+            padding: Any = _as_arg(pad, draw)
+            totals = tuple(2 * p for p in pad)
+        else:  # "same" needs stride 1; it pads d (k - 1) in all, "valid" pads nothing
+            stride = (1,) * nd if mode == "same" else tuple(draw(sizes(1, 3)) for _ in range(nd))
+            padding = mode
+            totals = tuple(
+                d * (k - 1) if mode == "same" else 0 for k, d in zip(kernel, dilation, strict=True)
+            )
+        spatial = tuple(
+            draw(sizes(max(1, d * (k - 1) + 1 - t), max(1, d * (k - 1) + 1 - t) + 4))
+            for k, d, t in zip(kernel, dilation, totals, strict=True)
+        )
+        if mode == "same":  # the documented promise: the size is kept
+            out = spatial
+        else:
+            out = tuple(
+                _conv_length(n, k, st_, d, t)
+                for n, k, st_, d, t in zip(spatial, kernel, stride, dilation, totals, strict=True)
+            )
+        layer = cls(
+            c_in,
+            c_out,
+            _as_arg(kernel, draw),
+            stride=_as_arg(stride, draw),
+            padding=padding,
+            dilation=_as_arg(dilation, draw),
+            bias=draw(st.booleans()),
+            rng=draw(sizes(0, 99)),
+            dtype=dtype,
+        )
+        return layer, (c_in, *spatial), (c_out, *out)
+
+    return build
+
+
+def _pool(cls: Callable[..., Layer], nd: int) -> Callable[[Draw, Any], tuple[Layer, Shape, Shape]]:
+    """Max/Avg pooling with drawn kernel, stride (or the kernel's default) and padding <= k // 2."""
+
+    def build(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+        c = draw(sizes(1, 3))
+        kernel = tuple(draw(sizes(1, 3)) for _ in range(nd))
+        stride = None if draw(st.booleans()) else tuple(draw(sizes(1, 3)) for _ in range(nd))
+        pad = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+        spatial = tuple(
+            draw(sizes(max(1, k - 2 * p), max(1, k - 2 * p) + 4))
+            for k, p in zip(kernel, pad, strict=True)
+        )
+        steps = kernel if stride is None else stride
+        out = tuple(
+            _conv_length(n, k, s, 1, 2 * p)
+            for n, k, s, p in zip(spatial, kernel, steps, pad, strict=True)
+        )
+        layer = cls(
+            _as_arg(kernel, draw),
+            stride=None if stride is None else _as_arg(stride, draw),
+            padding=_as_arg(pad, draw),
+        )
+        return layer, (c, *spatial), (c, *out)
+
+    return build
+
+
+def _global_pool(
+    cls: Callable[[], Layer], nd: int
+) -> Callable[[Draw, Any], tuple[Layer, Shape, Shape]]:
+    def build(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+        c = draw(sizes(1, 4))
+        spatial = tuple(draw(sizes(1, 5)) for _ in range(nd))
+        return cls(), (c, *spatial), (c,)
+
+    return build
+
+
+def _conv_bad_args(name: str, nd: int) -> list[tuple[dict[str, Any], type[Exception], str]]:
+    """Bad constructor calls for Conv1d/Conv2d: sizes, types, padding modes, flags, initializers."""
+    base: dict[str, Any] = {"in_channels": 2, "out_channels": 4, "kernel_size": 3}
+    who = rf"{name}\(2 -> 4\)"
+    seq = rf"an int or a sequence of {nd}"
+    wrong_length = (3,) * (nd + 1)
+    return [
+        (
+            {**base, "in_channels": 0},
+            ValueError,
+            rf"{name}\(0 -> 4\): in_channels must be a positive integer, got 0",
+        ),
+        (
+            {**base, "out_channels": -2},
+            ValueError,
+            r"out_channels must be a positive integer, got -2",
+        ),
+        (
+            {**base, "in_channels": 2.0},
+            TypeError,
+            r"in_channels must be a positive integer, got float 2.0",
+        ),
+        (
+            {**base, "out_channels": True},
+            TypeError,
+            r"out_channels must be a positive integer, got bool True",
+        ),
+        (
+            {**base, "in_channels": "2"},
+            TypeError,
+            r"in_channels must be a positive integer, got str '2'",
+        ),
+        ({**base, "kernel_size": 0}, ValueError, rf"{who}: kernel_size must be positive, got 0"),
+        ({**base, "kernel_size": -3}, ValueError, rf"{who}: kernel_size must be positive, got -3"),
+        (
+            {**base, "kernel_size": 2.5},
+            TypeError,
+            rf"{who}: kernel_size must be {seq} ints, got float 2.5",
+        ),
+        (
+            {**base, "kernel_size": True},
+            TypeError,
+            rf"{who}: kernel_size must be {seq} ints, got bool True",
+        ),
+        (
+            {**base, "kernel_size": None},
+            TypeError,
+            rf"{who}: kernel_size must be {seq} ints, got NoneType None",
+        ),
+        (
+            {**base, "kernel_size": wrong_length},
+            ValueError,
+            rf"{who}: kernel_size must be {seq}, got {re.escape(str(wrong_length))}",
+        ),
+        ({**base, "stride": 0}, ValueError, rf"{who}: stride must be positive, got 0"),
+        ({**base, "stride": 1.5}, TypeError, rf"{who}: stride must be {seq} ints, got float 1.5"),
+        ({**base, "dilation": 0}, ValueError, rf"{who}: dilation must be positive, got 0"),
+        (
+            {**base, "dilation": False},
+            TypeError,
+            rf"{who}: dilation must be {seq} ints, got bool False",
+        ),
+        ({**base, "padding": -1}, ValueError, rf"{who}: padding must be non-negative, got -1"),
+        ({**base, "padding": 1.0}, TypeError, rf"{who}: padding must be {seq} ints, got float 1.0"),
+        (
+            {**base, "padding": "same", "stride": 2},
+            ValueError,
+            rf"{who}: padding='same' needs stride 1 \(as in torch\), got stride=2",
+        ),
+        (
+            {**base, "padding": "full"},
+            ValueError,
+            rf"{who}: padding must be an int, a sequence of {nd} ints, 'same' or 'valid', got 'full'",
+        ),
+        ({**base, "bias": "no"}, TypeError, rf"{who}: bias must be True or False, got str 'no'"),
+        ({**base, "weight_init": "nope"}, ValueError, r"weight_init: unknown initializer 'nope'"),
+        (
+            {**base, "bias_init": 5},
+            TypeError,
+            r"bias_init: expected an initializer name or callable, got int",
+        ),
+    ]
+
+
+def _pool_bad_args(name: str, nd: int) -> list[tuple[dict[str, Any], type[Exception], str]]:
+    """Bad constructor calls for the max and average pools."""
+    seq = rf"an int or a sequence of {nd}"
+    wrong_length = (2,) * (nd + 1)
+    big = 2 if nd == 1 else (0, 2)
+    return [
+        (
+            {"kernel_size": 0},
+            ValueError,
+            rf"{name}\(kernel_size=0\): kernel_size must be positive, got 0",
+        ),
+        ({"kernel_size": -2}, ValueError, r"kernel_size must be positive, got -2"),
+        ({"kernel_size": 2.5}, TypeError, rf"kernel_size must be {seq} ints, got float 2.5"),
+        ({"kernel_size": True}, TypeError, rf"kernel_size must be {seq} ints, got bool True"),
+        ({"kernel_size": "2"}, TypeError, rf"kernel_size must be {seq} ints, got str '2'"),
+        (
+            {"kernel_size": wrong_length},
+            ValueError,
+            rf"kernel_size must be {seq}, got {re.escape(str(wrong_length))}",
+        ),
+        ({"kernel_size": 2, "stride": 0}, ValueError, r"stride must be positive, got 0"),
+        ({"kernel_size": 2, "stride": "1"}, TypeError, rf"stride must be {seq} ints, got str '1'"),
+        ({"kernel_size": 2, "padding": -1}, ValueError, r"padding must be non-negative, got -1"),
+        (
+            {"kernel_size": 2, "padding": 0.5},
+            TypeError,
+            rf"padding must be {seq} ints, got float 0.5",
+        ),
+        (
+            {"kernel_size": 3, "padding": big},
+            ValueError,
+            rf"{name}\(kernel_size=3\): padding must be at most half the kernel size .*"
+            rf"got padding={re.escape(str(big))}",
+        ),
+    ]
 
 
 LAYERS: dict[str, LayerSpec] = {
@@ -305,6 +524,63 @@ LAYERS: dict[str, LayerSpec] = {
         ],
     ),
     "Flatten": LayerSpec(_flatten, lambda: (ln.Flatten(), (4, 3, 2)), wrong_shapes=[(4,)]),
+    "Conv1d": LayerSpec(
+        _conv(1),
+        lambda: (ln.Conv1d(2, 3, 3, rng=0), (4, 2, 6)),
+        # wrong channels, no batch axis, kernel 3 > length 2, one axis too many, no channels
+        wrong_shapes=[(4, 3, 6), (2, 6), (4, 2, 2), (4, 2, 6, 1), (4,)],
+        bad_args=_conv_bad_args("Conv1d", 1),
+    ),
+    "Conv2d": LayerSpec(
+        _conv(2),
+        lambda: (ln.Conv2d(2, 3, 3, dilation=(1, 2), rng=0), (4, 2, 5, 6)),
+        # wrong channels, channels last, no batch axis, dilated kernel 5 > width 4,
+        # kernel 3 > height 2, too few and too many axes
+        wrong_shapes=[
+            (4, 3, 5, 6),
+            (4, 5, 6, 2),
+            (2, 5, 6),
+            (4, 2, 5, 4),
+            (4, 2, 2, 6),
+            (4, 2, 5),
+            (4, 2, 5, 6, 1),
+        ],
+        bad_args=_conv_bad_args("Conv2d", 2),
+    ),
+    "MaxPool1d": LayerSpec(
+        _pool(ln.MaxPool1d, 1),
+        lambda: (ln.MaxPool1d(3, stride=2), (4, 3, 7)),
+        wrong_shapes=[(3, 7), (4, 3, 2), (4, 3, 7, 1), (4,)],
+        bad_args=_pool_bad_args("MaxPool1d", 1),
+    ),
+    "MaxPool2d": LayerSpec(
+        _pool(ln.MaxPool2d, 2),
+        lambda: (ln.MaxPool2d((2, 3), stride=1), (4, 3, 5, 6)),
+        wrong_shapes=[(3, 5, 6), (4, 3, 5, 2), (4, 3, 1, 6), (4, 3, 5), (4, 3, 5, 6, 1)],
+        bad_args=_pool_bad_args("MaxPool2d", 2),
+    ),
+    "AvgPool1d": LayerSpec(
+        _pool(ln.AvgPool1d, 1),
+        lambda: (ln.AvgPool1d(4, padding=1), (4, 3, 7)),
+        wrong_shapes=[(3, 7), (4, 3, 1), (4, 3, 7, 1), (4,)],  # 1 + 2 padding < kernel 4
+        bad_args=_pool_bad_args("AvgPool1d", 1),
+    ),
+    "AvgPool2d": LayerSpec(
+        _pool(ln.AvgPool2d, 2),
+        lambda: (ln.AvgPool2d(3, stride=2, padding=(1, 0)), (4, 3, 5, 6)),
+        wrong_shapes=[(3, 5, 6), (4, 3, 5, 2), (4, 3, 5), (4, 3, 5, 6, 1)],
+        bad_args=_pool_bad_args("AvgPool2d", 2),
+    ),
+    "GlobalAvgPool1d": LayerSpec(
+        _global_pool(ln.GlobalAvgPool1d, 1),
+        lambda: (ln.GlobalAvgPool1d(), (4, 3, 5)),
+        wrong_shapes=[(3, 5), (4, 3, 5, 5), (4,)],
+    ),
+    "GlobalAvgPool2d": LayerSpec(
+        _global_pool(ln.GlobalAvgPool2d, 2),
+        lambda: (ln.GlobalAvgPool2d(), (4, 3, 5, 6)),
+        wrong_shapes=[(3, 5, 6), (4, 3, 5), (4, 3, 5, 6, 1)],
+    ),
 }
 """Every exported Layer class. Layers with a ``dtype`` or ``rng`` argument also get the
 generic bad ``dtype``/``rng`` cases in test_bad_input.py."""

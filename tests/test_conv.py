@@ -200,6 +200,12 @@ def test_initializers_are_selectable_and_get_conv_fans() -> None:
     assert he.weight.value.std() > 0
 
 
+@pytest.mark.parametrize("bias", ["no", 0, None])
+def test_bias_must_be_a_bool_not_something_truthy(bias: object) -> None:
+    with pytest.raises(TypeError, match=r"Conv2d\(2 -> 3\): bias must be True or False, got "):
+        Conv2d(2, 3, 3, bias=bias)  # type: ignore[arg-type]
+
+
 def test_bias_false_keeps_a_zero_bias_that_is_never_trained() -> None:
     layer = Conv2d(2, 3, 3, bias=False, rng=0)
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
@@ -361,7 +367,7 @@ def test_a_kernel_larger_than_the_padded_input_is_rejected() -> None:
     with pytest.raises(
         ValueError,
         match=r"Conv2d\(1 -> 2, .*\): the kernel spans \(5, 5\) but the padded input is only "
-        r"\(4, 8\) \(input size \(2, 6\)",
+        r"\(4, 8\) \(input of shape \(1, 1, 2, 6\): spatial size \(2, 6\), padding",
     ):
         layer(np.zeros((1, 1, 2, 6)))
     model = layernet.Sequential([layernet.Sigmoid(), Conv1d(1, 1, 4, dilation=2, rng=0)])
@@ -386,8 +392,26 @@ def test_a_missing_batch_axis_says_how_to_add_it() -> None:
 def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(
     cls: type[Conv1d] | type[Conv2d], shape: tuple[int, ...]
 ) -> None:
+    """forward (the unchecked fast path) handles batch 0; the public call refuses it."""
     layer = cls(2, 3, 3, padding=1, rng=0)
-    y = layer(np.zeros(shape))
+    with pytest.raises(ValueError, match=r"got an empty batch \(input of shape \(0, 2, 5"):
+        layer(np.zeros(shape))
+    y = layer.forward(np.zeros(shape))
     assert y.shape == (0, 3, *shape[2:])
     assert layer.backward(y).shape == shape
     np.testing.assert_array_equal(layer.weight.grad, 0.0)
+
+
+@pytest.mark.parametrize(("cls", "shape"), [(Conv1d, (1, 2, 5)), (Conv2d, (1, 2, 5, 4))])
+def test_the_returned_input_gradient_survives_the_next_call(
+    cls: type[Conv1d] | type[Conv2d], shape: tuple[int, ...]
+) -> None:
+    """With batch 1 the gradient was a view of the workspace that the next forward reuses."""
+    layer = cls(2, 3, 3, padding=1, rng=0)
+    x = np.random.default_rng(0).normal(size=shape)
+    y = layer(x)
+    dx = layer.backward(np.ones_like(y))
+    kept = dx.copy()
+    layer.backward(2.0 * np.ones_like(y))
+    layer(x + 1.0)
+    np.testing.assert_array_equal(dx, kept)

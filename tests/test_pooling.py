@@ -115,8 +115,11 @@ def test_max_pool_never_picks_padding() -> None:
 
 
 def test_max_pool_propagates_nan() -> None:
+    """In forward, as in torch; the public call refuses NaN input before it gets there."""
     x = np.array([[[1.0, np.nan, 2.0, 3.0]]])
-    np.testing.assert_array_equal(MaxPool1d(2)(x), [[[np.nan, 3.0]]])
+    np.testing.assert_array_equal(MaxPool1d(2).forward(x), [[[np.nan, 3.0]]])
+    with pytest.raises(ValueError, match=r"MaxPool1d\(kernel_size=2\) input: contains 1 NaN"):
+        MaxPool1d(2)(x)
 
 
 def test_average_pool_counts_padding_in_the_average() -> None:
@@ -226,7 +229,7 @@ def test_a_window_larger_than_the_padded_input_is_rejected() -> None:
     with pytest.raises(
         ValueError,
         match=r"MaxPool2d\(kernel_size=\(3, 3\)\): the kernel spans \(3, 3\) but the padded input "
-        r"is only \(2, 5\)",
+        r"is only \(2, 5\) \(input of shape \(1, 2, 2, 5\): spatial size \(2, 5\)",
     ):
         MaxPool2d(3)(np.zeros((1, 2, 2, 5)))
     with pytest.raises(ValueError, match=r"AvgPool1d\(kernel_size=4\) at position 0: .*spans 4"):
@@ -246,14 +249,36 @@ def test_wrong_number_of_axes_is_rejected_with_a_hint() -> None:
         MaxPool2d(2)(np.zeros((3, 4, 4)))
     with pytest.raises(ValueError, match=r"GlobalAvgPool1d\(\): expected input of shape"):
         GlobalAvgPool1d()(np.zeros((2, 3, 4, 5)))
-    assert math.isnan(float(GlobalAvgPool1d()(np.array([[[np.nan]]]))[0, 0]))
+    assert math.isnan(float(GlobalAvgPool1d().forward(np.array([[[np.nan]]]))[0, 0]))
 
 
 @pytest.mark.parametrize(
     "layer", [MaxPool2d(2), AvgPool1d(2), GlobalAvgPool2d(), GlobalAvgPool1d()], ids=repr
 )
 def test_an_empty_batch_gives_empty_outputs(layer: layernet.Layer) -> None:
+    """forward (the unchecked fast path) handles batch 0; the public call refuses it."""
     shape = (0, 3, 4) if "1d" in type(layer).__name__ else (0, 3, 4, 4)
-    y = layer(np.zeros(shape))
+    with pytest.raises(ValueError, match=r"got an empty batch"):
+        layer(np.zeros(shape))
+    y = layer.forward(np.zeros(shape))
     assert y.shape[:2] == (0, 3)
     assert layer.backward(y).shape == shape
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [(AvgPool1d(2), (2, 1, 2)), (AvgPool2d(2), (1, 1, 4, 4)), (MaxPool1d(2), (2, 3, 2))],
+    ids=repr,
+)
+def test_backward_leaves_grad_out_alone_and_repeats(layer: layernet.Layer, shape: Any) -> None:
+    """One output position (or one row) makes the pool-major transpose a no-op view.
+
+    The property suite found AvgPool's backward then scaling the caller's
+    ``grad_out`` in place, so a second backward returned half the gradient.
+    """
+    x = np.random.default_rng(0).normal(size=shape)
+    y = layer(x)
+    g = np.ones_like(y)
+    first = layer.backward(g)
+    np.testing.assert_array_equal(g, 1.0)
+    np.testing.assert_array_equal(layer.backward(g), first)

@@ -177,14 +177,26 @@ def offset_plan(spatial: tuple[int, ...], geometry: Geometry) -> list[Offset]:
 
 
 def too_small_message(
-    layer: Layer, spatial: Shape, position: int | None, geometry: Geometry
+    layer: Layer,
+    spatial: Shape,
+    position: int | None,
+    geometry: Geometry,
+    batch_shape: tuple[int, ...] | None = None,
 ) -> str:
-    """Say that the (dilated) kernel does not fit inside the padded input, and what to do."""
+    """Say that the (dilated) kernel does not fit inside the padded input, and what to do.
+
+    ``batch_shape``, the whole input's shape where there is one, is quoted as received.
+    """
     padded = geometry.padded(spatial)
     smaller = "kernel or dilation" if any(d != 1 for d in geometry.dilation) else "kernel"
+    size = (
+        f"input size {show(spatial)}"
+        if batch_shape is None
+        else f"input of shape {batch_shape}: spatial size {show(spatial)}"
+    )
     return (
         f"{describe(layer, position)}: the kernel spans {show(geometry.span)} but the padded "
-        f"input is only {show(padded)} (input size {show(spatial)}, padding "
+        f"input is only {show(padded)} ({size}, padding "
         f"{show(geometry.pad_lo)} before and {show(geometry.pad_hi)} after); use a smaller "
         f"{smaller}, more padding, or a larger input"
     )
@@ -226,4 +238,4 @@ def check_window_input(
             f"x.transpose(0, {nd + 1}, {', '.join(str(i) for i in range(1, nd + 1))})"
         )
     if not geometry.fits(shape[2:]):
-        raise ValueError(too_small_message(layer, shape[2:], position, geometry))
+        raise ValueError(too_small_message(layer, shape[2:], position, geometry, shape))

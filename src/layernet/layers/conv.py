@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
-from .._validation import RngLike, as_generator, check_positive_int
+from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
 from ._windows import (
@@ -122,7 +122,7 @@ class _ConvNd(Layer):
         self.bias_init = get_initializer(bias_init, argument=f"{name}: bias_init")
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(np.zeros(shape, dtype=self.dtype), name="weight")
-        self.use_bias = bool(bias)
+        self.use_bias = check_bool(bias, "bias", name)
         self.bias = Parameter(np.zeros(self.out_channels, dtype=self.dtype), name="bias")
         self._in_shape: tuple[int, ...] | None = None
         self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
@@ -222,7 +222,9 @@ class _ConvNd(Layer):
         for at_cols, at_x in plan:  # col2im: add each entry back where it was copied from
             view = dx_t[at_x]
             np.add(view, dcols[at_cols], out=view)
-        grad_in: FloatArray = np.ascontiguousarray(dx_t.transpose(nd + 1, *range(nd + 1)))
+        # Always a copy: with batch 1 the transpose is already contiguous, and a view of
+        # the workspace would be overwritten by the next forward.
+        grad_in: FloatArray = np.array(dx_t.transpose(nd + 1, *range(nd + 1)), order="C")
         return grad_in
 
     # -- structure -----------------------------------------------------------------

@@ -37,20 +37,24 @@ class _Parameterless(Layer):
 
 
 def _to_pool_major(x: FloatArray) -> FloatArray:
-    """``(batch, C, *spatial) -> (*spatial, batch * C)``, contiguous.
+    """``(batch, C, *spatial) -> (*spatial, batch * C)``, contiguous (always a fresh copy).
 
     One transposing copy buys contiguous runs of ``batch * C`` numbers for
     every per-offset operation, which strided views of small images lack.
+    The copy is unconditional (``np.array``, not ``np.ascontiguousarray``):
+    with one spatial position or one row the transpose is already contiguous,
+    and a view would let an in-place update reach the caller's array.
     """
     rows = x.shape[0] * x.shape[1]
     positions = int(np.prod(x.shape[2:]))
-    return np.ascontiguousarray(x.reshape(rows, positions).T).reshape(*x.shape[2:], rows)
+    out: FloatArray = np.array(x.reshape(rows, positions).T, order="C")
+    return out.reshape(*x.shape[2:], rows)
 
 
 def _from_pool_major(a: FloatArray, batch: int, channels: int) -> FloatArray:
-    """``(*spatial, batch * C) -> (batch, C, *spatial)``, contiguous (a fresh array)."""
+    """``(*spatial, batch * C) -> (batch, C, *spatial)``, contiguous (always a fresh copy)."""
     spatial = a.shape[:-1]
-    out: FloatArray = np.ascontiguousarray(a.reshape(int(np.prod(spatial)), batch * channels).T)
+    out: FloatArray = np.array(a.reshape(int(np.prod(spatial)), batch * channels).T, order="C")
     return out.reshape(batch, channels, *spatial)
 
 
