@@ -187,7 +187,8 @@ def markdown(results: list[WorkloadResult], info: dict[str, Any]) -> str:
     out.append(
         f"Machine: {info['cpu']}, {info['cpus']} CPUs; Python {info['python']}, "
         f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info.get('torch') or 'absent'} "
-        f"({info.get('torch_threads', '-')} threads), scikit-learn {info.get('sklearn') or 'absent'}; "
+        f"({info.get('torch_threads', '-')} threads), "
+        f"scikit-learn {info.get('sklearn') or 'absent'}; "
         f"BLAS: {blas_text}."
     )
     return "\n".join(out) + "\n"

@@ -94,7 +94,7 @@ def run_layernet(
             loss.forward(
                 model.forward(xs[start : start + bs], training=True), ys[start : start + bs]
             )
-            model.backward(loss.backward())
+            model.backward_parameters(loss.backward())
             opt.step()
     return lambda q: model.predict(q, batch_size=4096)
 

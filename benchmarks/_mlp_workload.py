@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 
 import numpy as np
@@ -41,9 +42,9 @@ def time_implementations(
     if hasattr(layernet.Sequential, "fit"):
         timed("layernet fit()", lambda: _mlp.run_layernet_fit(recipe, init, x, y, order))
     timed("numpy by hand", lambda: _mlp.run_numpy(recipe, init, x, y, order))
-    gemm = min(_mlp.gemm_bound(recipe, init, len(x)) for _ in range(repeats)) / math.ceil(
-        len(x) / recipe.batch_size
-    )
+    gemm = statistics.median(
+        _mlp.gemm_bound(recipe, init, len(x)) for _ in range(repeats)
+    ) / math.ceil(len(x) / recipe.batch_size)
     rows.append(Row("pure GEMM", gemm))
     nn = sklearn_neural_network_or_none()
     if nn is None:

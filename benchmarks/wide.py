@@ -74,8 +74,8 @@ def run(quick: bool = False) -> WorkloadResult:
         )
         result.notes.append(
             f"memory: peak RSS growth {mem['peak_mib']:.1f} MiB during one epoch of fit() against "
-            f"{mem['needed_mib']:.1f} MiB needed (parameters, gradients, optimizer state, one batch's "
-            f"activations and gradients; the {mem['data_mib']:.0f} MiB data set excluded)"
+            f"{mem['needed_mib']:.1f} MiB needed (parameters, gradients, optimizer state, one "
+            f"batch's activations and gradients; the {mem['data_mib']:.0f} MiB data set excluded)"
         )
     result.targets = [t for t in targets if t is not None]
     return result

@@ -44,6 +44,7 @@ class Sequential(Layer):
         if not isinstance(layers, Iterable) or isinstance(layers, str):
             raise TypeError(f"Sequential: expected a list of layers, got {type(layers).__name__}")
         self.layers = []
+        self._first_cache: tuple[list[Layer], int, int | None, Layer | None] | None = None
         for layer in layers:
             self._append(layer)
         pack_parameters(self.parameters())
@@ -126,12 +127,24 @@ class Sequential(Layer):
         layer writes its parameters' gradients without its input gradient.
         """
         layers = self.layers
-        first = next((i for i, layer in enumerate(layers) if _has_parameters(layer)), None)
+        first = self._first_with_parameters()
         if first is None:
             return
-        for layer in layers[: first : -1]:
+        for layer in layers[:first:-1]:
             grad_out = layer.backward(grad_out)
         layers[first].backward_parameters(grad_out)
+
+    def _first_with_parameters(self) -> int | None:
+        """Index of the first layer that holds parameters (cached while the stack is unchanged)."""
+        cached = self._first_cache
+        layers = self.layers
+        if cached is not None and cached[0] is layers and cached[1] == len(layers):
+            first = cached[2]
+            if first is None or layers[first] is cached[3]:
+                return first
+        first = next((i for i, layer in enumerate(layers) if _has_parameters(layer)), None)
+        self._first_cache = (layers, len(layers), first, None if first is None else layers[first])
+        return first
 
     # -- structure -----------------------------------------------------------------
 
