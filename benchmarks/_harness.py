@@ -72,6 +72,30 @@ def median_time(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> f
     return statistics.median(times)
 
 
+def race(
+    entries: dict[str, Callable[[], object]], *, repeats: int, warmup: int = 1
+) -> tuple[dict[str, float], dict[str, object]]:
+    """Median wall time of each entry, timed in interleaved rounds, and each one's last result.
+
+    Every round runs every implementation once, starting from a different one
+    each round, so a load that drifts during the run slows all of them alike
+    and the ratios between them hold.
+    """
+    names = list(entries)
+    last: dict[str, object] = {}
+    for _ in range(warmup):
+        for name in names:
+            last[name] = entries[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            start = time.perf_counter()
+            last[name] = entries[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, last
+
+
 def judge(description: str, value: float | None, limit: str) -> Target | None:
     """A Target from a measured ratio and a limit such as ``"<= 1.3"``."""
     if value is None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-import layernet
-
 from . import _mlp
-from ._harness import Row, median_time
+from ._harness import Row, race
 from ._peers import sklearn_neural_network_or_none, torch_or_none
 
 
@@ -31,21 +28,12 @@ def time_implementations(
     rows: list[Row] = []
     notes: list[str] = []
 
-    def timed(
-        name: str, train: Callable[[], Callable[[np.ndarray], np.ndarray]], note: str = ""
-    ) -> None:
-        holder: list[Callable[[np.ndarray], np.ndarray]] = []
-        seconds = median_time(lambda: holder.append(train()), repeats=repeats)
-        rows.append(Row(name, seconds / steps, score(holder[-1]), note))
-
-    timed("layernet", lambda: _mlp.run_layernet(recipe, init, x, y, order))
-    if hasattr(layernet.Sequential, "fit"):
-        timed("layernet fit()", lambda: _mlp.run_layernet_fit(recipe, init, x, y, order))
-    timed("numpy by hand", lambda: _mlp.run_numpy(recipe, init, x, y, order))
-    gemm = statistics.median(
-        _mlp.gemm_bound(recipe, init, len(x)) for _ in range(repeats)
-    ) / math.ceil(len(x) / recipe.batch_size)
-    rows.append(Row("pure GEMM", gemm))
+    entries: dict[str, Callable[[], Any]] = {
+        "layernet": lambda: _mlp.run_layernet(recipe, init, x, y, order),
+        "layernet fit()": lambda: _mlp.run_layernet_fit(recipe, init, x, y, order),
+        "numpy by hand": lambda: _mlp.run_numpy(recipe, init, x, y, order),
+        "pure GEMM": lambda: [_mlp.gemm_bound(recipe, init, len(x)) for _ in order],
+    }
     nn = sklearn_neural_network_or_none()
     if nn is None:
         notes.append("scikit-learn: skipped, not installed")
@@ -58,12 +46,19 @@ def time_implementations(
                 return lambda q: model.predict_proba(q)
             return lambda q: model.predict(q).reshape(-1, 1)
 
-        timed("scikit-learn", sk_train, note="own init and shuffling")
+        entries["scikit-learn"] = sk_train
     torch = torch_or_none()
     if torch is None:
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
     else:
-        timed("PyTorch", lambda: _mlp.run_torch(torch, recipe, init, x, y, order))
+        entries["PyTorch"] = lambda: _mlp.run_torch(torch, recipe, init, x, y, order)
+    seconds, last = race(entries, repeats=repeats)
+    for name, total in seconds.items():
+        if name == "pure GEMM":
+            rows.append(Row(name, total / steps))
+            continue
+        note = "own init and shuffling" if name == "scikit-learn" else ""
+        rows.append(Row(name, total / steps, score(last[name]), note))
     return rows, notes
 
 

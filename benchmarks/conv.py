@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import layernet
 
 from . import _mlp
-from ._harness import Row, WorkloadResult, judge, median_time
+from ._harness import Row, WorkloadResult, judge, race
 from ._mlp_workload import accuracy
 from ._peers import torch_or_none
 
@@ -193,20 +193,20 @@ def run(quick: bool = False) -> WorkloadResult:
     rows: list[Row] = []
     notes: list[str] = []
 
-    def timed(name: str, train: Callable[[], Callable[[np.ndarray], np.ndarray]]) -> None:
-        holder: list[Callable[[np.ndarray], np.ndarray]] = []
-        seconds = median_time(lambda: holder.append(train()), repeats=repeats)
-        rows.append(
-            Row(name, seconds / steps, {"test accuracy": accuracy(holder[-1](x_test), y_test)})
-        )
-
-    timed("layernet", lambda: run_layernet(init, x, y, order))
-    timed("numpy by hand", lambda: run_numpy(init, x, y, order))
+    entries: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
+        "layernet": lambda: run_layernet(init, x, y, order),
+        "numpy by hand": lambda: run_numpy(init, x, y, order),
+    }
     torch = torch_or_none()
     if torch is None:
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
     else:
-        timed("PyTorch", lambda: run_torch(torch, init, x, y, order))
+        entries["PyTorch"] = lambda: run_torch(torch, init, x, y, order)
+    seconds, last = race(entries, repeats=repeats)
+    for name, total in seconds.items():
+        predict = last[name]
+        assert callable(predict)
+        rows.append(Row(name, total / steps, {"test accuracy": accuracy(predict(x_test), y_test)}))
     result = WorkloadResult(
         "conv",
         f"CNN 1-16-32 channels (3x3, max-pool 2) + Dense(512, 10), cross-entropy, Adam lr 1e-3, "

@@ -11,7 +11,7 @@ import layernet
 from layernet.__main__ import build_gender_model, train_per_sample
 from layernet.datasets import load_gender, load_gender_test
 
-from ._harness import Row, WorkloadResult, judge, median_time
+from ._harness import Row, WorkloadResult, judge, race
 from ._peers import torch_or_none
 
 LR = 0.1
@@ -108,7 +108,7 @@ def _gemm_only(init: dict[str, np.ndarray], x: np.ndarray, epochs: int) -> None:
 
 def run(quick: bool = False) -> WorkloadResult:
     epochs = 50 if quick else 1000
-    repeats = 2 if quick else 5
+    repeats = 2 if quick else 7
     train, test = load_gender(), load_gender_test()
     x, y = np.array(train.x), np.array(train.y)
     init = _initial(0)
@@ -116,28 +116,28 @@ def run(quick: bool = False) -> WorkloadResult:
     rows: list[Row] = []
     preds: dict[str, np.ndarray] = {}
 
-    def add(name: str, fn: Any, predict_of: Any, note: str = "") -> None:
-        seconds = median_time(lambda: fn(), repeats=repeats) / steps
-        preds[name] = np.asarray(predict_of(fn()))
-        rows.append(Row(name, seconds, {}, note))
-
-    add("layernet", lambda: _layernet_loop(init, x, y, epochs), lambda m: m.predict(test.x))
-    if hasattr(layernet.Sequential, "fit"):
-        add(
-            "layernet fit()", lambda: _layernet_fit(init, x, y, epochs), lambda m: m.predict(test.x)
-        )
-    add("numpy by hand", lambda: _numpy(init, x, y, epochs), lambda p: p(np.array(test.x)))
-    rows.append(
-        Row("pure GEMM", median_time(lambda: _gemm_only(init, x, epochs), repeats=repeats) / steps)
-    )
+    entries: dict[str, Any] = {
+        "layernet": lambda: _layernet_loop(init, x, y, epochs),
+        "layernet fit()": lambda: _layernet_fit(init, x, y, epochs),
+        "numpy by hand": lambda: _numpy(init, x, y, epochs),
+        "pure GEMM": lambda: _gemm_only(init, x, epochs),
+    }
     notes = [
         "scikit-learn: skipped, MLPRegressor cannot express a sigmoid output with per-sample SGD"
     ]
     torch = torch_or_none()
     if torch is not None:
-        add("PyTorch", lambda: _torch(torch, init, x, y, epochs), lambda p: p(np.array(test.x)))
+        entries["PyTorch"] = lambda: _torch(torch, init, x, y, epochs)
     else:
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
+    seconds, last = race(entries, repeats=repeats)
+    for name, total in seconds.items():
+        rows.append(Row(name, total / steps))
+        trained = last[name]
+        if name.startswith("layernet"):
+            preds[name] = np.asarray(trained.predict(test.x))  # type: ignore[attr-defined]
+        elif name != "pure GEMM":
+            preds[name] = np.asarray(trained(np.array(test.x)))  # type: ignore[operator]
     ref = preds["layernet"]
     for row in rows:
         if row.name in preds:
