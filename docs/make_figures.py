@@ -189,7 +189,7 @@ def benchmark_chart(outdir: Path) -> Path:
         colors = ["#2e7d32" if n.startswith("layernet") else "#9e9e9e" for n in names]
         ax.barh(names, ratios, color=colors)
         ax.axvline(1.0, color="black", linewidth=0.8)
-        ax.set_xscale("log")
+        ax.set_xlim(0, max(ratios) * 1.18)
         for i, ratio in enumerate(ratios):
             ax.text(ratio, i, f" {ratio:.2f}x", va="center", fontsize=8)
         ax.set_title(f"{workload['name']} ({workload['unit']})", fontsize=9, loc="left")
