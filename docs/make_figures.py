@@ -173,6 +173,32 @@ def digits_training(outdir: Path) -> Path:
     return _save(fig, outdir / "digits_training.png")
 
 
+def benchmark_chart(outdir: Path) -> Path:
+    """Each workload's times relative to layernet, from the committed benchmark run."""
+    import json
+
+    results = HERE.parent / "benchmarks" / "results" / "results.json"
+    report = json.loads(results.read_text())
+    workloads = [w for w in report["workloads"] if any(r["name"] == "layernet" for r in w["rows"])]
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(7.5, 1.5 + 1.2 * len(workloads)))
+    for ax, workload in zip(np.atleast_1d(axes), workloads, strict=True):
+        rows = [r for r in workload["rows"] if r["seconds"] > 0]
+        base = next(r["seconds"] for r in rows if r["name"] == "layernet")
+        names = [r["name"] for r in rows][::-1]
+        ratios = [r["seconds"] / base for r in rows][::-1]
+        colors = ["#2e7d32" if n.startswith("layernet") else "#9e9e9e" for n in names]
+        ax.barh(names, ratios, color=colors)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xlim(0, max(ratios) * 1.18)
+        for i, ratio in enumerate(ratios):
+            ax.text(ratio, i, f" {ratio:.2f}x", va="center", fontsize=8)
+        ax.set_title(f"{workload['name']} ({workload['unit']})", fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+    fig.suptitle("Time relative to layernet (lower is faster), one run of python -m benchmarks")
+    fig.tight_layout()
+    return _save(fig, outdir / "benchmarks.png")
+
+
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, metadata={"Software": None})
@@ -184,7 +210,7 @@ FIGURES: list[Callable[[Path], Path]] = [
     gender_loss,
     gender_boundary,
     digits_training,
-    # benchmarks: the timing chart, once the benchmark suite lands
+    benchmark_chart,
 ]
 
 

@@ -14,3 +14,9 @@ def test_digits_example_reaches_96_percent_test_accuracy() -> None:
     pytest.importorskip("sklearn")
     example = runpy.run_path(str(EXAMPLES / "digits.py"))
     assert example["main"](seed=0, verbose=0) >= 0.96
+
+
+def test_digits_cnn_example_reaches_98_percent_test_accuracy() -> None:
+    pytest.importorskip("sklearn")
+    example = runpy.run_path(str(EXAMPLES / "digits_cnn.py"))
+    assert example["main"](seed=0, verbose=0) >= 0.98

@@ -78,11 +78,30 @@ def test_float32_stays_float32_and_no_state_is_reallocated(momentum: float) -> N
     p = make_param(dtype=np.float32)
     opt = SGD([p], lr=0.1, momentum=momentum, weight_decay=0.1)
     opt.step()
-    buffers = {key: id(buf) for key, buf in opt.state[p].items()}
+
+    def owned() -> dict[str, int]:
+        arrays = {key: buf for key, buf in opt.state.get(p, {}).items()}
+        arrays.update((str(key), buf) for key, buf in opt._scratch_buffers.items())
+        assert all(buf.dtype == np.float32 for buf in arrays.values())
+        return {key: id(buf) for key, buf in arrays.items()}
+
+    buffers = owned()
     opt.step()
-    assert {key: id(buf) for key, buf in opt.state[p].items()} == buffers
+    assert owned() == buffers
     assert p.value.dtype == np.float32
-    assert all(buf.dtype == np.float32 for buf in opt.state[p].values())
+    assert ("momentum_buffer" in opt.state.get(p, {})) == bool(momentum)
+
+
+def test_scratch_is_shared_not_a_second_copy_of_the_model() -> None:
+    params = [Parameter(np.ones(shape)) for shape in [(50, 40), (40,), (40, 3), (3,)]]
+    for p in params:
+        p.grad[...] = 0.5
+    opt = SGD(params, lr=0.1)
+    opt.step()
+    assert opt.state == {}
+    assert sum(buf.size for buf in opt._scratch_buffers.values()) == 50 * 40
+    for p in params:
+        np.testing.assert_allclose(p.value, 0.95)
 
 
 # -- Adam, AdamW, RMSprop, Adagrad: reference steps written out by hand ----------------------

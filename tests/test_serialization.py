@@ -96,7 +96,7 @@ def test_optimizer_state_dict_round_trip_and_checks() -> None:
     state = opt.state_dict()
     assert state["class_name"] == "SGD"
     assert sorted(state["state"]) == list(range(len(opt.params)))
-    assert set(state["state"][0]) == {"scratch", "momentum_buffer"}
+    assert set(state["state"][0]) == {"momentum_buffer"}
     state["state"][0]["momentum_buffer"][...] = 123.0  # a copy
     assert not (opt.state[opt.params[0]]["momentum_buffer"] == 123.0).any()
     other = SGD(make_model().parameters(), lr=0.3)

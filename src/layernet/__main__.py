@@ -55,7 +55,7 @@ def train_per_sample(
     for epoch in range(1, epochs + 1):
         for xb, yb in batches:
             loss.forward(model.forward(xb, training=True), yb)
-            model.backward(loss.backward())
+            model.backward_parameters(loss.backward())
             optimizer.step()
         if report is not None and (epoch % report_every == 0 or epoch == epochs):
             report(epoch, loss.forward(model.forward(x), y))

@@ -98,8 +98,21 @@ def as_float_array(x: ArrayLike, dtype: np.dtype[Any], what: str) -> FloatArray:
     return arr.astype(dtype, copy=False)
 
 
+_CHECK_BYTES = 1 << 20  # rows per finiteness check: about 1 MiB of input at a time
+
+
 def check_finite(x: FloatArray, what: str) -> None:
-    """Raise a ValueError if ``x`` holds NaN or inf."""
-    if not np.isfinite(x).all():
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{what}: contains {bad} NaN or infinite value(s); clean the data first")
+    """Raise a ValueError if ``x`` holds NaN or inf.
+
+    Checks about 1 MiB of rows at a time, so checking a large data set needs
+    no boolean temporary the size of the data.
+    """
+    if x.ndim == 0:
+        finite = bool(np.isfinite(x))
+    else:
+        step = max(1, _CHECK_BYTES // max(1, x[:1].nbytes))
+        finite = all(np.isfinite(x[i : i + step]).all() for i in range(0, x.shape[0], step))
+    if finite:
+        return
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+    raise ValueError(f"{what}: contains {bad} NaN or infinite value(s); clean the data first")

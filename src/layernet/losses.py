@@ -110,7 +110,8 @@ class MSELoss(Loss):
         self._diff: FloatArray | None = None
 
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
-        diff = pred - match_shapes(self, pred, np.asarray(target, dtype=pred.dtype))
+        t = np.asarray(target, dtype=pred.dtype)
+        diff = pred - (t if t.shape == pred.shape and t.size else match_shapes(self, pred, t))
         self._diff = diff
         flat = diff.reshape(-1)
         with np.errstate(over="ignore"):  # an overflow is inf, which the callers report

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._typing import FloatArray
 from ._validation import check_bool, check_positive_int
-from .parameter import Parameter
+from .parameter import Parameter, flat_span
 
 
 def _check_hyper(
@@ -100,6 +100,48 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     return _scale_to_norm(_as_parameter_list(params, "clip_grad_norm"), bound)
 
 
+_CHUNK = 1 << 16
+"""Largest slice of a flat parameter buffer updated at once: big enough that a small
+model is one slice, small enough that a large one's scratch stays in cache."""
+
+
+class _Layout:
+    """How a step walks the parameters: one by one, or as slices of their shared buffer."""
+
+    def __init__(self, params: list[Parameter]) -> None:
+        self.params = params
+        self.checks = [(p, p.value, p.grad) for p in params]
+        values, grads = flat_span([p.value for p in params]), flat_span([p.grad for p in params])
+        self.bounds: dict[Parameter, tuple[int, int]] = {}
+        self.states: dict[str, FloatArray] = {}
+        self.counters: dict[str, FloatArray] = {}
+        self.slices: dict[tuple[Parameter, str], FloatArray] = {}
+        self.fresh: set[str] = set()  # state keys created during the current step
+        self.offsets: list[tuple[int, int]] = []
+        self.units: Sequence[Parameter] = params
+        if values is None or grads is None or values.size != grads.size or values.size == 0:
+            return
+        self.size, self.dtype = int(values.size), values.dtype
+        start = 0
+        for p in params:
+            self.offsets.append((start, start + p.size))
+            start += p.size
+        units = []
+        for lo in range(0, self.size, _CHUNK):
+            hi = min(lo + _CHUNK, self.size)
+            unit = Parameter(values[lo:hi], grads[lo:hi], name=f"flat[{lo}:{hi}]")
+            self.bounds[unit] = (lo, hi)
+            units.append(unit)
+        self.units = units
+
+    def valid(self) -> bool:
+        """Whether every parameter still holds the arrays this layout was made from."""
+        for p, value, grad in self.checks:
+            if p.value is not value or p.grad is not grad:
+                return False
+        return True
+
+
 class Optimizer(ABC):
     """Base optimizer: holds the parameters, the learning rate and per-parameter state.
 
@@ -143,6 +185,9 @@ class Optimizer(ABC):
             else _check_hyper(name, "max_grad_norm", max_grad_norm, positive=True)
         )
         self.state = {}
+        self._scratch_buffers: dict[tuple[np.dtype[Any], int], FloatArray] = {}
+        self._scratch_views: dict[tuple[Parameter, int], FloatArray] = {}
+        self._layout: _Layout | None = None
 
     @property
     def lr(self) -> float:
@@ -170,16 +215,110 @@ class Optimizer(ABC):
         if self.max_grad_norm is not None:
             _scale_to_norm(self.params, self.max_grad_norm)
 
+    # -- what a step updates: parameters, or slices of the buffer they share ----------
+
+    def _units(self) -> Sequence[Parameter]:
+        """The arrays one :meth:`step` updates, each with its ``value`` and ``grad``.
+
+        When the parameters tile one contiguous buffer, in order (``Sequential``
+        packs them so: :func:`~layernet.parameter.pack_parameters`), these are
+        slices of that buffer of at most ``_CHUNK`` elements, so a small model
+        is updated with one ufunc call per operation instead of one per
+        parameter, and the scratch stays cache-sized for a large one. Otherwise
+        they are the parameters themselves. Per-parameter state stays
+        readable (and saved) per parameter either way: it is a view of the
+        flat state.
+        """
+        layout = self._layout
+        if layout is None or not layout.valid():
+            layout = self._layout = _Layout(self.params)
+            self._scratch_views.clear()
+        layout.fresh.clear()
+        counts = layout.counters.get("step")
+        if counts is not None and counts.size > 1 and counts.min() != counts.max():
+            return self.params  # hand-loaded state with unequal step counts: go one by one
+        return layout.units
+
+    def _has_state(self, unit: Parameter, key: str) -> bool:
+        """Whether ``unit`` already holds state ``key`` (False before its first step)."""
+        layout = self._layout
+        if layout is not None and unit in layout.bounds:
+            if key in layout.states:
+                return key not in layout.fresh  # made by an earlier unit of this very step
+            return all(key in self.state.get(p, {}) for p in layout.params)
+        return key in self.state.get(unit, {})
+
     def _buffer(self, param: Parameter, key: str) -> FloatArray:
-        """Per-parameter state array ``key``, created as zeros on first use."""
+        """State array ``key`` of a unit from :meth:`_units`, created as zeros on first use."""
+        layout = self._layout
+        if layout is not None and param in layout.bounds:
+            view = layout.slices.get((param, key))
+            if view is None:
+                full = layout.states.get(key)
+                if full is None:
+                    if not self._has_state(param, key):
+                        layout.fresh.add(key)
+                    full = layout.states[key] = self._flat_state(layout, key)
+                lo, hi = layout.bounds[param]
+                view = layout.slices[(param, key)] = full[lo:hi]
+            return view
         slots = self.state.setdefault(param, {})
         buf = slots.get(key)
         if buf is None:
             buf = slots[key] = np.zeros_like(param.value)
         return buf
 
+    def _flat_state(self, layout: _Layout, key: str) -> FloatArray:
+        """A flat state array for ``key``: any per-parameter state moves in, views go out."""
+        full = np.zeros(layout.size, dtype=layout.dtype)
+        for p, (lo, hi) in zip(layout.params, layout.offsets, strict=True):
+            slots = self.state.setdefault(p, {})
+            old = slots.get(key)
+            if old is not None:
+                full[lo:hi] = old.reshape(-1)
+            slots[key] = full[lo:hi].reshape(p.shape)
+        return full
+
+    def _scratch(self, param: Parameter, slot: int) -> FloatArray:
+        """A temporary shaped like ``param``: a view into a buffer shared by all units.
+
+        Scratch holds nothing between units, so one buffer per dtype and slot,
+        as large as the largest unit, serves them all: an update allocates
+        nothing, and the optimizer's memory is its real state plus one unit's
+        worth per slot, not a second copy of the model.
+        """
+        view = self._scratch_views.get((param, slot))
+        if view is None:
+            key = (param.value.dtype, slot)
+            flat = self._scratch_buffers.get(key)
+            if flat is None or flat.size < param.size:
+                units = [*self.params, *(self._layout.units if self._layout else ())]
+                largest = max(u.size for u in units if u.value.dtype == param.value.dtype)
+                flat = self._scratch_buffers[key] = np.empty(largest, dtype=param.value.dtype)
+                self._scratch_views.clear()
+            view = self._scratch_views[(param, slot)] = flat[: param.size].reshape(param.shape)
+        return view
+
     def _count(self, param: Parameter, key: str = "step") -> float:
-        """Increment the per-parameter counter ``key`` (a 0-d array) and return its new value."""
+        """Count a step of ``param`` (a unit from :meth:`_units`) and return the new count.
+
+        Counts are kept per parameter as 0-d arrays (torch's ``step``); for
+        flat units they are views of one vector, advanced once per step.
+        """
+        layout = self._layout
+        if layout is not None and param in layout.bounds:
+            counts = layout.counters.get(key)
+            if counts is None:
+                counts = layout.counters[key] = np.zeros(len(layout.params), dtype=layout.dtype)
+                for i, p in enumerate(layout.params):
+                    slots = self.state.setdefault(p, {})
+                    old = slots.get(key)
+                    if old is not None:
+                        counts[i] = old
+                    slots[key] = counts[i : i + 1].reshape(())
+            if param is layout.units[0]:
+                counts += 1
+            return float(counts[0])
         slots = self.state.setdefault(param, {})
         counter = slots.get(key)
         if counter is None:
@@ -294,6 +433,7 @@ class Optimizer(ABC):
                     new_slots[key] = np.array(value, copy=True)
             new_state[param] = new_slots
         self.state = new_state
+        self._layout = None  # flat state is rebuilt from the loaded arrays on the next step
 
 
 class SGD(Optimizer):
@@ -333,8 +473,8 @@ class SGD(Optimizer):
     def step(self) -> None:
         self._clip()
         lr, mu, wd, damp = self.lr, self.momentum, self.weight_decay, self.dampening
-        for p in self.params:
-            d = self._buffer(p, "scratch")
+        for p in self._units():
+            d = self._scratch(p, 0)
             if not (wd or mu):
                 np.multiply(p.grad, lr, out=d)
                 p.value -= d
@@ -345,7 +485,7 @@ class SGD(Optimizer):
             else:
                 d[...] = p.grad
             if mu:
-                first = "momentum_buffer" not in self.state[p]
+                first = not self._has_state(p, "momentum_buffer")
                 buf = self._buffer(p, "momentum_buffer")
                 if first:
                     buf[...] = d
@@ -439,16 +579,16 @@ class Adam(Optimizer):
     def step(self) -> None:
         self._clip()
         lr, (beta1, beta2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay
-        for p in self.params:
+        for p in self._units():
             t = self._count(p)
             m = self._buffer(p, "exp_avg")
             v = self._buffer(p, "exp_avg_sq")
-            s = self._buffer(p, "scratch")
+            s = self._scratch(p, 0)
             g = p.grad
             if wd and self._decoupled:
                 p.value *= 1.0 - lr * wd
             elif wd:
-                g = self._buffer(p, "grad_scratch")
+                g = self._scratch(p, 1)
                 np.multiply(p.value, wd, out=g)
                 g += p.grad
             m *= beta1
@@ -575,13 +715,13 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         self._clip()
         lr, alpha, eps, wd, mu = self.lr, self.alpha, self.eps, self.weight_decay, self.momentum
-        for p in self.params:
+        for p in self._units():
             self._count(p)
             sq = self._buffer(p, "square_avg")
-            s = self._buffer(p, "scratch")
+            s = self._scratch(p, 0)
             g = p.grad
             if wd:
-                g = self._buffer(p, "grad_scratch")
+                g = self._scratch(p, 1)
                 np.multiply(p.value, wd, out=g)
                 g += p.grad
             sq *= alpha
@@ -671,16 +811,16 @@ class Adagrad(Optimizer):
     def step(self) -> None:
         self._clip()
         wd = self.weight_decay
-        for p in self.params:
+        for p in self._units():
             t = self._count(p)
-            fresh = "sum" not in self.state[p]
+            fresh = not self._has_state(p, "sum")
             acc = self._buffer(p, "sum")
             if fresh and self.initial_accumulator_value:
                 acc.fill(self.initial_accumulator_value)
-            s = self._buffer(p, "scratch")
+            s = self._scratch(p, 0)
             g = p.grad
             if wd:
-                g = self._buffer(p, "grad_scratch")
+                g = self._scratch(p, 1)
                 np.multiply(p.value, wd, out=g)
                 g += p.grad
             clr = self.lr / (1.0 + (t - 1.0) * self.lr_decay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,3 +80,52 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+def pack_parameters(params: Iterable[Parameter]) -> None:
+    """Make the parameters' values (and grads) views into one contiguous buffer per dtype.
+
+    The numbers are kept; only where they live changes. An optimizer over
+    packed parameters updates the whole model with a handful of ufunc calls
+    instead of a handful per parameter (see :func:`flat_span`). Parameters
+    of size zero are left alone.
+    """
+    groups: dict[np.dtype[Any], list[Parameter]] = {}
+    for param in params:
+        if param.size:
+            groups.setdefault(param.value.dtype, []).append(param)
+    for dtype, group in groups.items():
+        total = sum(p.size for p in group)
+        values, grads = np.empty(total, dtype=dtype), np.empty(total, dtype=dtype)
+        start = 0
+        for p in group:
+            stop = start + p.size
+            value, grad = values[start:stop].reshape(p.shape), grads[start:stop].reshape(p.shape)
+            value[...], grad[...] = p.value, p.grad
+            p.value, p.grad = value, grad
+            start = stop
+
+
+def flat_span(arrays: Sequence[FloatArray]) -> FloatArray | None:
+    """The 1-D array that ``arrays`` tile contiguously, in order, or None if they do not.
+
+    True when :func:`pack_parameters` laid them out (or the caller did the
+    same by hand): each is a C-contiguous view of one 1-D buffer, starting
+    where the previous one ends.
+    """
+    if not arrays:
+        return None
+    owner = arrays[0].base
+    if not isinstance(owner, np.ndarray) or owner.ndim != 1 or not owner.flags.c_contiguous:
+        return None
+    itemsize = owner.itemsize
+    origin = owner.ctypes.data
+    start = (arrays[0].ctypes.data - origin) // itemsize
+    position = start
+    for a in arrays:
+        if a.base is not owner or not a.flags.c_contiguous or a.dtype != owner.dtype:
+            return None
+        if a.ctypes.data != origin + position * itemsize:
+            return None
+        position += a.size
+    return owner[start:position]

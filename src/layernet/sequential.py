@@ -16,7 +16,7 @@ from .layers.base import Layer, check_values, describe, spec_fits
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
-from .parameter import Parameter
+from .parameter import Parameter, pack_parameters
 from .training import History
 
 
@@ -44,13 +44,24 @@ class Sequential(Layer):
         if not isinstance(layers, Iterable) or isinstance(layers, str):
             raise TypeError(f"Sequential: expected a list of layers, got {type(layers).__name__}")
         self.layers = []
+        self._first_cache: tuple[list[Layer], int, int | None, Layer | None] | None = None
         for layer in layers:
-            self.add(layer)
+            self._append(layer)
+        pack_parameters(self.parameters())
 
     # -- building ------------------------------------------------------------------
 
     def add(self, layer: Layer) -> None:
-        """Append ``layer``, checking its type, dtype and input size against the stack."""
+        """Append ``layer``, checking its type, dtype and input size against the stack.
+
+        The model's parameters are then packed into one contiguous buffer per
+        dtype (their values kept), so optimizers can update the whole model at
+        once; build the optimizer after the last ``add``.
+        """
+        self._append(layer)
+        pack_parameters(self.parameters())
+
+    def _append(self, layer: Layer) -> None:
         position = len(self.layers)
         if not isinstance(layer, Layer):
             got = (
@@ -108,6 +119,32 @@ class Sequential(Layer):
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
         return grad_out
+
+    def backward_parameters(self, grad_out: FloatArray) -> None:
+        """Backward through the layers that lead to a parameter, without ``dL/dx``.
+
+        Layers before the first one with parameters are skipped, and that
+        layer writes its parameters' gradients without its input gradient.
+        """
+        layers = self.layers
+        first = self._first_with_parameters()
+        if first is None:
+            return
+        for layer in layers[:first:-1]:
+            grad_out = layer.backward(grad_out)
+        layers[first].backward_parameters(grad_out)
+
+    def _first_with_parameters(self) -> int | None:
+        """Index of the first layer that holds parameters (cached while the stack is unchanged)."""
+        cached = self._first_cache
+        layers = self.layers
+        if cached is not None and cached[0] is layers and cached[1] == len(layers):
+            first = cached[2]
+            if first is None or layers[first] is cached[3]:
+                return first
+        first = next((i for i, layer in enumerate(layers) if _has_parameters(layer)), None)
+        self._first_cache = (layers, len(layers), first, None if first is None else layers[first])
+        return first
 
     # -- structure -----------------------------------------------------------------
 

@@ -209,6 +209,19 @@ def _prepare_arrays(
     return xa, ya
 
 
+_GATHER_EPOCH_BYTES = 16 << 20
+"""Data sets up to this size are permuted with one gather per epoch, then sliced (cheapest
+per batch); larger ones gather each batch, so training never holds a second copy of them."""
+
+
+def _gathered_batches(
+    x: FloatArray, y: np.ndarray[Any, Any], perm: np.ndarray[Any, Any], batch_size: int
+) -> Iterator[tuple[FloatArray, np.ndarray[Any, Any]]]:
+    for start in range(0, x.shape[0], batch_size):
+        rows = perm[start : start + batch_size]
+        yield np.take(x, rows, axis=0), np.take(y, rows, axis=0)
+
+
 def _array_batches(
     x: FloatArray, y: np.ndarray[Any, Any], batch_size: int
 ) -> Iterator[tuple[FloatArray, np.ndarray[Any, Any]]]:
@@ -293,10 +306,12 @@ class _Arrays:
     ) -> Iterator[tuple[FloatArray, Any]]:
         """The epoch's batches; with ``gen``, in a fresh permutation gathered once."""
         x, y = self.x, self.y
-        if gen is not None:
-            perm = gen.permutation(x.shape[0])
-            x, y = np.take(x, perm, axis=0), np.take(y, perm, axis=0)
-        return _array_batches(x, y, self.batch_size)
+        if gen is None:
+            return _array_batches(x, y, self.batch_size)
+        perm = gen.permutation(x.shape[0])
+        if x.nbytes + y.nbytes > _GATHER_EPOCH_BYTES:
+            return _gathered_batches(x, y, perm, self.batch_size)
+        return _array_batches(np.take(x, perm, axis=0), np.take(y, perm, axis=0), self.batch_size)
 
     def target(self, pred: FloatArray, y: Any, what: str) -> np.ndarray[Any, Any]:
         """The target, already checked for the whole set."""
@@ -640,7 +655,7 @@ class _Run:
                 return None
             for i, metric in enumerate(metrics):
                 stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
-            model.backward(loss.backward())
+            model.backward_parameters(loss.backward())
             optimizer.step()
             total += value * n
             rows += n
@@ -668,7 +683,7 @@ class _Run:
                 callbacks.on_epoch_begin(epoch, {})
             if not sums:  # the whole set in one pass
                 value = loss.forward(model.forward(x, training=True), y)
-                model.backward(loss.backward())
+                model.backward_parameters(loss.backward())
                 return value
             # L = sum_b (n_b / n) L_b, so dL/dp = sum_b (n_b / n) dL_b/dp
             total = 0.0
@@ -678,7 +693,7 @@ class _Run:
                 xb, yb = x[first : first + size], y[first : first + size]
                 weight = xb.shape[0] / n
                 total += loss.forward(model.forward(xb, training=True), yb) * weight
-                model.backward(loss.backward())
+                model.backward_parameters(loss.backward())
                 for s, p in zip(sums, params, strict=True):
                     s += weight * p.grad
             for s, p in zip(sums, params, strict=True):

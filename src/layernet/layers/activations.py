@@ -123,7 +123,7 @@ class ReLU(Activation):
         x = self._x
         if x is None:
             raise self._not_run_yet()
-        grad: FloatArray = np.where(x > 0, grad_out, 0.0).astype(grad_out.dtype, copy=False)
+        grad: FloatArray = grad_out * (x > 0)
         return grad
 
 

@@ -56,6 +56,15 @@ class Layer(ABC):
         gradient of the last batch. Raises RuntimeError before any forward.
         """
 
+    def backward_parameters(self, grad_out: FloatArray) -> None:
+        """Write every parameter's ``grad`` for ``dL/d(output)``, skipping ``dL/dx`` if possible.
+
+        A training loop calls this on the model: nobody needs the gradient
+        with respect to the data, and for a first Dense layer it is a whole
+        matrix product. The default simply runs :meth:`backward`.
+        """
+        self.backward(grad_out)
+
     # -- structure -----------------------------------------------------------------
 
     def parameters(self) -> Iterator[Parameter]:

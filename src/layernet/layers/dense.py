@@ -111,14 +111,17 @@ class Dense(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
+        self.backward_parameters(grad_out)
+        grad_in: FloatArray = grad_out @ self.weight.value.T
+        return grad_in
+
+    def backward_parameters(self, grad_out: FloatArray) -> None:
         x = self._x
         if x is None:
             raise self._not_run_yet()
         np.matmul(x.T, grad_out, out=self.weight.grad)
         if self.use_bias:
-            np.sum(grad_out, axis=0, out=self.bias.grad)
-        grad_in: FloatArray = grad_out @ self.weight.value.T
-        return grad_in
+            np.add.reduce(grad_out, axis=0, out=self.bias.grad)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         yield prefix + "weight", self.weight

@@ -1,0 +1,1 @@
+"""layernet's benchmark suite: ``python -m benchmarks`` (``--quick`` for a smoke run)."""

@@ -1,0 +1,237 @@
+"""Timing, machine description and report formatting shared by every workload.
+
+Each workload times every implementation in one process on the same data,
+same initial weights and same batch order: a warm-up run, then the median
+of several repeats. Reports show medians and ratios to a reference row
+(a ratio within one run holds on a noisy machine; an absolute time does not).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Row:
+    """One implementation's result in a workload."""
+
+    name: str
+    seconds: float  # median wall time of one timed unit (a step, an epoch...)
+    extra: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Target:
+    """A speed or memory target, judged on ratios measured in the same run."""
+
+    description: str
+    value: float
+    limit: str  # e.g. "<= 1.30" or ">= 5.0"
+    met: bool
+
+
+@dataclass
+class WorkloadResult:
+    """Everything a workload measured."""
+
+    name: str
+    description: str
+    unit: str  # "us/step" or "s/epoch"
+    reference: str  # the row the ratios are taken against
+    rows: list[Row]
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, name: str) -> Row | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+    def ratio(self, name: str, reference: str | None = None) -> float | None:
+        row, ref = self.row(name), self.row(reference or self.reference)
+        if row is None or ref is None or ref.seconds <= 0:
+            return None
+        return row.seconds / ref.seconds
+
+
+def median_time(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def race(
+    entries: dict[str, Callable[[], object]], *, repeats: int, warmup: int = 1
+) -> tuple[dict[str, float], dict[str, object]]:
+    """Median wall time of each entry, timed in interleaved rounds, and each one's last result.
+
+    Every round runs every implementation once, starting from a different one
+    each round, so a load that drifts during the run slows all of them alike
+    and the ratios between them hold.
+    """
+    names = list(entries)
+    last: dict[str, object] = {}
+    for _ in range(warmup):
+        for name in names:
+            last[name] = entries[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            start = time.perf_counter()
+            last[name] = entries[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, last
+
+
+def judge(description: str, value: float | None, limit: str) -> Target | None:
+    """A Target from a measured ratio and a limit such as ``"<= 1.3"``."""
+    if value is None:
+        return None
+    op, bound = limit.split()
+    met = value <= float(bound) if op == "<=" else value >= float(bound)
+    return Target(description, value, limit, met)
+
+
+def machine_info() -> dict[str, Any]:
+    """Machine, library versions, BLAS and thread counts, as recorded in every report."""
+    import numpy as np
+    import scipy
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [
+            {
+                k: pool.get(k)
+                for k in (
+                    "user_api",
+                    "internal_api",
+                    "version",
+                    "num_threads",
+                    "architecture",
+                    "filepath",
+                )
+            }
+            for pool in threadpool_info()
+        ]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = None
+    try:
+        import sklearn
+
+        info["sklearn"] = sklearn.__version__
+    except ImportError:
+        info["sklearn"] = None
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def format_time(seconds: float, unit: str) -> str:
+    if unit == "us/step":
+        return f"{seconds * 1e6:,.1f}"
+    if unit == "ms/step":
+        return f"{seconds * 1e3:,.2f}"
+    return f"{seconds:,.3f}"
+
+
+def markdown(results: list[WorkloadResult], info: dict[str, Any]) -> str:
+    """The report: one table per workload, its targets, and the machine."""
+    out: list[str] = []
+    for res in results:
+        out.append(f"### `{res.name}`: {res.description}\n")
+        extra_keys: list[str] = []
+        for row in res.rows:
+            extra_keys += [k for k in row.extra if k not in extra_keys]
+        header = ["implementation", res.unit, f"ratio to {res.reference}", *extra_keys]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+        for row in res.rows:
+            ratio = res.ratio(row.name)
+            cells = [
+                row.name + (f" ({row.note})" if row.note else ""),
+                format_time(row.seconds, res.unit),
+                "-" if ratio is None else f"{ratio:.2f}x",
+                *(_cell(row.extra.get(k)) for k in extra_keys),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        for t in res.targets:
+            mark = "met" if t.met else "NOT MET"
+            out.append(f"- target: {t.description} {t.limit}: measured {t.value:.2f} -> **{mark}**")
+        for note in res.notes:
+            out.append(f"- note: {note}")
+        out.append("")
+    blas = info.get("blas")
+    blas_text = (
+        "; ".join(
+            f"{b['internal_api']} {b['version']} ({b['num_threads']} threads, {b['architecture']})"
+            for b in blas
+        )
+        if isinstance(blas, list)
+        else str(blas)
+    )
+    out.append(
+        f"Machine: {info['cpu']}, {info['cpus']} CPUs; Python {info['python']}, "
+        f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info.get('torch') or 'absent'} "
+        f"({info.get('torch_threads', '-')} threads), "
+        f"scikit-learn {info.get('sklearn') or 'absent'}; "
+        f"BLAS: {blas_text}."
+    )
+    return "\n".join(out) + "\n"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def to_json(results: list[WorkloadResult], info: dict[str, Any]) -> str:
+    payload = {
+        "machine": info,
+        "workloads": [
+            {**asdict(r), "ratios": {row.name: r.ratio(row.name) for row in r.rows}}
+            for r in results
+        ],
+    }
+    return json.dumps(payload, indent=2, default=str)

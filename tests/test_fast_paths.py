@@ -1,0 +1,187 @@
+"""The training fast paths compute exactly what the plain paths compute."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import layernet
+from layernet import Dense, Flatten, MSELoss, ReLU, Sequential, Sigmoid, _validation, training
+
+
+def _grads(model: Sequential) -> list[np.ndarray]:
+    return [p.grad.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Sequential([Dense(4, 3, rng=0), ReLU(), Dense(3, 2, rng=1)]),
+        lambda: Sequential([Flatten(), Dense(4, 3, rng=0), Sigmoid(), Dense(3, 2, rng=1)]),
+        lambda: Sequential([Sequential([Flatten(), Dense(4, 2, rng=2)]), Sigmoid()]),
+    ],
+    ids=["dense-first", "flatten-first", "nested"],
+)
+def test_backward_parameters_writes_the_same_gradients_as_backward(make: object) -> None:
+    model = make()  # type: ignore[operator]
+    assert isinstance(model, Sequential)
+    rng = np.random.default_rng(0)
+    x, g = rng.normal(size=(5, 2, 2)), rng.normal(size=(5, 2))
+    if isinstance(model[0], Dense):
+        x = x.reshape(5, 4)
+    model.forward(x, training=True)
+    model.backward(g)
+    expected = _grads(model)
+    for p in model.parameters():
+        p.grad[...] = np.nan
+    model.forward(x, training=True)
+    assert model.backward_parameters(g) is None  # type: ignore[func-returns-value]
+    for got, want in zip(_grads(model), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_backward_parameters_without_parameters_is_a_no_op() -> None:
+    model = Sequential([Sigmoid(), ReLU()])
+    model.forward(np.ones((2, 3)))
+    model.backward_parameters(np.ones((2, 3)))
+
+
+def test_backward_parameters_before_forward_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match=r"Dense\(2 -> 1\): backward\(\) called before forward"):
+        Dense(2, 1).backward_parameters(np.ones((1, 1)))
+
+
+def test_large_data_gathers_per_batch_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(100, 3)), rng.normal(size=(100, 1))
+
+    def train() -> list[np.ndarray]:
+        model = Sequential([Dense(3, 4, rng=0), ReLU(), Dense(4, 1, rng=1)])
+        model.fit(
+            x,
+            y,
+            loss=MSELoss(),
+            optimizer=layernet.SGD(model.parameters(), lr=0.05),
+            epochs=3,
+            batch_size=7,
+            verbose=0,
+            rng=5,
+        )
+        return [p.value.copy() for p in model.parameters()]
+
+    whole_epoch = train()
+    monkeypatch.setattr(training, "_GATHER_EPOCH_BYTES", 0)
+    per_batch = train()
+    for a, b in zip(whole_epoch, per_batch, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_finiteness_is_checked_in_chunks_to_the_last_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_validation, "_CHECK_BYTES", 64)
+    x = np.ones((50, 4))
+    _validation.check_finite(x, "x")
+    x[-1, -1] = np.inf
+    with pytest.raises(ValueError, match=r"x: contains 1 NaN or infinite value"):
+        _validation.check_finite(x, "x")
+    _validation.check_finite(np.array(1.0), "scalar")
+    with pytest.raises(ValueError, match="scalar: contains 1"):
+        _validation.check_finite(np.array(np.nan), "scalar")
+
+
+OPTIMIZERS: dict[str, Callable[[list[layernet.Parameter]], layernet.Optimizer]] = {
+    "SGD": lambda ps: layernet.SGD(ps, lr=0.1),
+    "SGD-momentum-decay": lambda ps: layernet.SGD(
+        ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01
+    ),
+    "SGD-nesterov": lambda ps: layernet.SGD(ps, lr=0.1, momentum=0.8, nesterov=True),
+    "Adam": lambda ps: layernet.Adam(ps, lr=0.01, weight_decay=0.01),
+    "AdamW": lambda ps: layernet.AdamW(ps, lr=0.01, max_grad_norm=0.5),
+    "RMSprop": lambda ps: layernet.RMSprop(ps, momentum=0.5, centered=True, weight_decay=0.1),
+    "Adagrad": lambda ps: layernet.Adagrad(ps, lr_decay=0.1, initial_accumulator_value=0.2),
+}
+
+
+def _params(packed: bool) -> list[layernet.Parameter]:
+    rng = np.random.default_rng(0)
+    params = [
+        layernet.Parameter(rng.normal(size=shape), name=str(i))
+        for i, shape in enumerate([(4, 3), (3,), (3, 5), (5,)])
+    ]
+    if packed:
+        layernet.parameter.pack_parameters(params)
+    return params
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 7], ids=["one-slice", "slices-across-parameters"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_flat_updates_equal_per_parameter_updates(
+    name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layernet.optimizers, "_CHUNK", chunk)
+    loose, packed = _params(False), _params(True)
+    assert layernet.parameter.flat_span([p.value for p in packed]) is not None
+    assert layernet.parameter.flat_span([p.value for p in loose]) is None
+    opt_loose, opt_packed = OPTIMIZERS[name](loose), OPTIMIZERS[name](packed)
+    for step in range(4):
+        rng = np.random.default_rng(step)
+        for a, b in zip(loose, packed, strict=True):
+            a.grad[...] = b.grad[...] = rng.normal(size=a.shape)
+        opt_loose.step()
+        opt_packed.step()
+    for a, b in zip(loose, packed, strict=True):
+        np.testing.assert_allclose(b.value, a.value, rtol=1e-13, atol=1e-15)
+    state_loose, state_packed = opt_loose.state_dict(), opt_packed.state_dict()
+    assert state_loose["state"].keys() == state_packed["state"].keys()
+    for i, slots in state_loose["state"].items():
+        assert slots.keys() == state_packed["state"][i].keys()
+        for key, arr in slots.items():
+            assert state_packed["state"][i][key].shape == arr.shape
+            np.testing.assert_allclose(state_packed["state"][i][key], arr, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_loaded_state_resumes_exactly_on_packed_parameters(name: str) -> None:
+    a, b = _params(True), _params(True)
+    opt_a = OPTIMIZERS[name](a)
+    for step in range(3):
+        for p in a:
+            p.grad[...] = np.random.default_rng(step).normal(size=p.shape)
+        opt_a.step()
+    for pa, pb in zip(a, b, strict=True):
+        pb.value[...] = pa.value
+    opt_b = OPTIMIZERS[name](b)
+    opt_b.load_state_dict(opt_a.state_dict())
+    for p, q in zip(a, b, strict=True):
+        p.grad[...] = q.grad[...] = 0.3
+    opt_a.step()
+    opt_b.step()
+    for pa, pb in zip(a, b, strict=True):
+        np.testing.assert_array_equal(pa.value, pb.value)
+
+
+def test_sequential_packs_its_parameters_and_keeps_their_values() -> None:
+    layers = [Dense(3, 4, rng=0), ReLU(), Dense(4, 2, rng=1)]
+    before = [p.value.copy() for layer in layers for p in layer.parameters()]
+    model = Sequential(layers)
+    params = list(model.parameters())
+    assert layernet.parameter.flat_span([p.value for p in params]) is not None
+    assert layernet.parameter.flat_span([p.grad for p in params]) is not None
+    for p, value in zip(params, before, strict=True):
+        np.testing.assert_array_equal(p.value, value)
+    model.add(Dense(2, 2, rng=2))
+    assert layernet.parameter.flat_span([p.value for p in model.parameters()]) is not None
+
+
+def test_an_optimizer_follows_a_model_repacked_after_it_was_built() -> None:
+    model = Sequential([Dense(3, 4, rng=0)])
+    opt = layernet.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    weight = next(iter(model[0].parameters()))
+    weight.grad[...] = 1.0
+    opt.step()
+    model.add(Dense(4, 1, rng=1))  # repacks: the optimizer's parameters move
+    expected = weight.value - 0.5 * (0.9 * 1.0 + 1.0)
+    weight.grad[...] = 1.0
+    opt.step()
+    np.testing.assert_allclose(weight.value, expected, rtol=1e-15)
