@@ -299,6 +299,13 @@ class Optimizer(ABC):
             view = self._scratch_views[(param, slot)] = flat[: param.size].reshape(param.shape)
         return view
 
+    def _decayed_grad(self, param: Parameter, weight_decay: float) -> FloatArray:
+        """``grad + weight_decay * value`` (the L2 penalty's gradient added), in scratch slot 1."""
+        g = self._scratch(param, 1)
+        np.multiply(param.value, weight_decay, out=g)
+        g += param.grad
+        return g
+
     def _count(self, param: Parameter, key: str = "step") -> float:
         """Count a step of ``param`` (a unit from :meth:`_units`) and return the new count.
 
@@ -588,9 +595,7 @@ class Adam(Optimizer):
             if wd and self._decoupled:
                 p.value *= 1.0 - lr * wd
             elif wd:
-                g = self._scratch(p, 1)
-                np.multiply(p.value, wd, out=g)
-                g += p.grad
+                g = self._decayed_grad(p, wd)
             m *= beta1
             np.multiply(g, 1.0 - beta1, out=s)
             m += s
@@ -719,11 +724,7 @@ class RMSprop(Optimizer):
             self._count(p)
             sq = self._buffer(p, "square_avg")
             s = self._scratch(p, 0)
-            g = p.grad
-            if wd:
-                g = self._scratch(p, 1)
-                np.multiply(p.value, wd, out=g)
-                g += p.grad
+            g = self._decayed_grad(p, wd) if wd else p.grad
             sq *= alpha
             np.multiply(g, g, out=s)
             s *= 1.0 - alpha
@@ -818,11 +819,7 @@ class Adagrad(Optimizer):
             if fresh and self.initial_accumulator_value:
                 acc.fill(self.initial_accumulator_value)
             s = self._scratch(p, 0)
-            g = p.grad
-            if wd:
-                g = self._scratch(p, 1)
-                np.multiply(p.value, wd, out=g)
-                g += p.grad
+            g = self._decayed_grad(p, wd) if wd else p.grad
             clr = self.lr / (1.0 + (t - 1.0) * self.lr_decay)
             np.multiply(g, g, out=s)
             acc += s
