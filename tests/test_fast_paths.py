@@ -185,3 +185,20 @@ def test_an_optimizer_follows_a_model_repacked_after_it_was_built() -> None:
     weight.grad[...] = 1.0
     opt.step()
     np.testing.assert_allclose(weight.value, expected, rtol=1e-15)
+
+
+def test_unequal_loaded_step_counts_update_parameter_by_parameter() -> None:
+    loose, packed = _params(False), _params(True)
+    opt_loose, opt_packed = layernet.Adam(loose, lr=0.01), layernet.Adam(packed, lr=0.01)
+    for opt, params in ((opt_loose, loose), (opt_packed, packed)):
+        for p in params:
+            p.grad[...] = 0.5
+        opt.step()
+        state = opt.state_dict()
+        state["state"][0]["step"] = np.array(7.0)  # hand-made: one parameter further along
+        opt.load_state_dict(state)
+        opt.step()
+    for a, b in zip(loose, packed, strict=True):
+        np.testing.assert_array_equal(a.value, b.value)
+    assert float(opt_packed.state[packed[0]]["step"]) == 8.0
+    assert float(opt_packed.state[packed[1]]["step"]) == 2.0

@@ -108,10 +108,11 @@ model is one slice, small enough that a large one's scratch stays in cache."""
 class _Layout:
     """How a step walks the parameters: one by one, or as slices of their shared buffer."""
 
-    def __init__(self, params: list[Parameter]) -> None:
+    def __init__(self, params: list[Parameter], *, flat: bool = True) -> None:
         self.params = params
         self.checks = [(p, p.value, p.grad) for p in params]
-        values, grads = flat_span([p.value for p in params]), flat_span([p.grad for p in params])
+        values = flat_span([p.value for p in params]) if flat else None
+        grads = flat_span([p.grad for p in params]) if flat else None
         self.bounds: dict[Parameter, tuple[int, int]] = {}
         self.states: dict[str, FloatArray] = {}
         self.counters: dict[str, FloatArray] = {}
@@ -231,12 +232,14 @@ class Optimizer(ABC):
         """
         layout = self._layout
         if layout is None or not layout.valid():
-            layout = self._layout = _Layout(self.params)
+            # Steps advance every parameter's count together, and loading state rebuilds the
+            # layout, so unequal counts (hand-made state) are only possible, and checked, here.
+            counts = [self.state.get(p, {}).get("step") for p in self.params]
+            known = {float(c) for c in counts if c is not None}
+            even = len(known) <= 1 and (not known or all(c is not None for c in counts))
+            layout = self._layout = _Layout(self.params, flat=even)
             self._scratch_views.clear()
         layout.fresh.clear()
-        counts = layout.counters.get("step")
-        if counts is not None and counts.size > 1 and counts.min() != counts.max():
-            return self.params  # hand-loaded state with unequal step counts: go one by one
         return layout.units
 
     def _has_state(self, unit: Parameter, key: str) -> bool:
