@@ -53,14 +53,47 @@ def check_bool(value: object, argument: str, owner: str) -> bool:
     return bool(value)
 
 
-def check_float(value: object, argument: str, owner: str) -> float:
-    """Return ``value`` as a finite float, or raise naming the argument."""
+def check_real(
+    value: object,
+    argument: str,
+    owner: str,
+    *,
+    low: float = -np.inf,
+    high: float | None = None,
+    positive: bool = False,
+) -> float:
+    """Return ``value`` as a finite float, or raise naming the owner, argument and bound.
+
+    ``low`` is an inclusive lower bound, ``high`` an exclusive upper one (the
+    range is then reported as ``[low, high)``), and ``positive`` asks for
+    ``> 0``. The one rule every hyperparameter check in layernet goes through.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {argument} must be a real number, got {type(value).__name__}")
+        raise TypeError(
+            f"{owner}: {argument} must be a real number, got {type(value).__name__} {value!r}"
+        )
     result = float(value)
     if not np.isfinite(result):
         raise ValueError(f"{owner}: {argument} must be finite, got {result}")
+    if high is not None and not low <= result < high:
+        raise ValueError(f"{owner}: {argument} must be in [{low:g}, {high:g}), got {value}")
+    if positive and not result > 0:
+        raise ValueError(f"{owner}: {argument} must be positive, got {value}")
+    if result < low:
+        raise ValueError(f"{owner}: {argument} must be >= {low:g}, got {value}")
     return result
+
+
+def input_dtype(x: object) -> np.dtype[Any]:
+    """The dtype a parameter-free layer computes in: float32 input stays float32, else float64.
+
+    Layers without parameters have no dtype of their own; they follow their
+    input, and anything that is not already float32 (integers, lists,
+    float16) computes in float64.
+    """
+    if isinstance(x, np.ndarray) and x.dtype == np.float32:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def format_shape(shape: Shape, batch: str = "batch") -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._validation import check_bool, check_float, check_positive_int
+from ._validation import check_bool, check_positive_int, check_real
 from .layers.base import Layer
 from .optimizers import Optimizer
 from .serialization import save
@@ -514,8 +514,8 @@ class ProgressLogger(Callback):
         super().__init__()
         self.live = check_bool(live, "live", "ProgressLogger")
         self._stream = stream
-        self.delay = check_float(delay, "delay", "ProgressLogger")
-        self.interval = check_float(interval, "interval", "ProgressLogger")
+        self.delay = check_real(delay, "delay", "ProgressLogger")
+        self.interval = check_real(interval, "interval", "ProgressLogger")
         for name, value in (("delay", self.delay), ("interval", self.interval)):
             if value < 0:
                 raise ValueError(f"ProgressLogger: {name} must be >= 0, got {value}")

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from scipy.special import expit
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import as_float_array, check_finite, check_float
+from ._validation import as_float_array, check_finite, check_real, input_dtype
 
 
 class Loss(ABC):
@@ -40,7 +40,7 @@ class Loss(ABC):
         """Return dL/dpred for the last :meth:`forward`, same shape and dtype as ``pred``."""
 
     def __call__(self, pred: ArrayLike, target: ArrayLike) -> float:
-        pred_arr = as_float_array(pred, _float_dtype_of(pred), f"{self!r}: pred")
+        pred_arr = as_float_array(pred, input_dtype(pred), f"{self!r}: pred")
         if pred_arr.ndim == 0:
             raise ValueError(
                 f"{self!r}: pred must have a batch axis, got a scalar; pass an array of shape "
@@ -76,12 +76,6 @@ class Loss(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def _float_dtype_of(x: ArrayLike) -> np.dtype[Any]:
-    if isinstance(x, np.ndarray) and x.dtype == np.float32:
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
 
 
 def match_shapes(loss: Loss, pred: FloatArray, target: FloatArray) -> FloatArray:
@@ -180,7 +174,7 @@ class HuberLoss(Loss):
     """
 
     def __init__(self, delta: float = 1.0) -> None:
-        self.delta: float = check_float(delta, "delta", "HuberLoss")
+        self.delta: float = check_real(delta, "delta", "HuberLoss")
         if not self.delta > 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
         self._diff: FloatArray | None = None
@@ -333,7 +327,7 @@ class CrossEntropyLoss(Loss):
     """
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
-        smoothing = check_float(label_smoothing, "label_smoothing", "CrossEntropyLoss")
+        smoothing = check_real(label_smoothing, "label_smoothing", "CrossEntropyLoss")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"

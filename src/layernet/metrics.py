@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import as_float_array, check_finite, check_float
+from ._validation import as_float_array, check_finite, check_real
 
 Target: TypeAlias = "np.ndarray[Any, Any]"
 """A target as the loss's check_target returns it: floats, or integer class labels."""
@@ -113,7 +113,7 @@ class Accuracy(Metric):
     greater_is_better = True
 
     def __init__(self, threshold: float = 0.5) -> None:
-        self.threshold = check_float(threshold, "threshold", "Accuracy")
+        self.threshold = check_real(threshold, "threshold", "Accuracy")
 
     def check_target(self, pred: FloatArray, target: Target) -> None:
         if pred.ndim < 2:

@@ -24,7 +24,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
-from ._validation import check_float, check_positive_int
+from ._validation import check_positive_int, check_real
 from .optimizers import Optimizer
 
 
@@ -90,13 +90,6 @@ class LRSchedule(ABC):
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self.get_last_lr():g})"
 
 
-def _positive(value: object, argument: str, owner: str) -> float:
-    result = check_float(value, argument, owner)
-    if not result > 0:
-        raise ValueError(f"{owner}: {argument} must be positive, got {value}")
-    return result
-
-
 class StepLR(LRSchedule):
     """Decay by ``gamma`` every ``step_size`` steps: ``lr = base_lr * gamma ** (t // step_size)``.
 
@@ -112,7 +105,7 @@ class StepLR(LRSchedule):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
         self.step_size = check_positive_int(step_size, "step_size", "StepLR")
-        self.gamma = _positive(gamma, "gamma", "StepLR")
+        self.gamma = check_real(gamma, "gamma", "StepLR", positive=True)
         self._start()
 
     def lr_at(self, epoch: int) -> float:
@@ -131,7 +124,7 @@ class ExponentialLR(LRSchedule):
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
         super().__init__(optimizer)
-        self.gamma = _positive(gamma, "gamma", "ExponentialLR")
+        self.gamma = check_real(gamma, "gamma", "ExponentialLR", positive=True)
         self._start()
 
     def lr_at(self, epoch: int) -> float:
@@ -157,7 +150,7 @@ class CosineAnnealingLR(LRSchedule):
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         super().__init__(optimizer)
         self.T_max = check_positive_int(T_max, "T_max", "CosineAnnealingLR")
-        self.eta_min = check_float(eta_min, "eta_min", "CosineAnnealingLR")
+        self.eta_min = check_real(eta_min, "eta_min", "CosineAnnealingLR")
         if self.eta_min < 0:
             raise ValueError(f"CosineAnnealingLR: eta_min must be >= 0, got {eta_min}")
         self._start()
@@ -187,7 +180,7 @@ class LinearWarmup(LRSchedule):
     ) -> None:
         super().__init__(optimizer)
         self.warmup_steps = check_positive_int(warmup_steps, "warmup_steps", "LinearWarmup")
-        self.start_factor = check_float(start_factor, "start_factor", "LinearWarmup")
+        self.start_factor = check_real(start_factor, "start_factor", "LinearWarmup")
         if not 0.0 < self.start_factor <= 1.0:
             raise ValueError(f"LinearWarmup: start_factor must be in (0, 1], got {start_factor}")
         self._start()

@@ -16,6 +16,12 @@ from .conv import Conv2d as Conv2d
 from .dense import Dense as Dense
 from .normalization import BatchNorm1d as BatchNorm1d
 from .normalization import LayerNorm as LayerNorm
+from .pooling import AvgPool1d as AvgPool1d
+from .pooling import AvgPool2d as AvgPool2d
+from .pooling import GlobalAvgPool1d as GlobalAvgPool1d
+from .pooling import GlobalAvgPool2d as GlobalAvgPool2d
+from .pooling import MaxPool1d as MaxPool1d
+from .pooling import MaxPool2d as MaxPool2d
 from .regularization import Dropout as Dropout
 from .reshape import Flatten as Flatten
 
@@ -44,11 +50,4 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
-    "__all__ = [",
-    "from .pooling import AvgPool1d as AvgPool1d",
-    "from .pooling import AvgPool2d as AvgPool2d",
-    "from .pooling import GlobalAvgPool1d as GlobalAvgPool1d",
-    "from .pooling import GlobalAvgPool2d as GlobalAvgPool2d",
-    "from .pooling import MaxPool1d as MaxPool1d",
-    "from .pooling import MaxPool2d as MaxPool2d",
 ]

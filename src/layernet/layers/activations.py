@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import expit, ndtr
 
-from .._typing import ArrayLike, FloatArray
-from .._validation import as_float_array, check_float
+from .._typing import FloatArray
+from .._validation import check_real
 from .base import Layer, describe
 
 
@@ -23,9 +23,7 @@ class Activation(Layer):
 
     shape_preserving: ClassVar[bool] = True
 
-    def convert_input(self, x: ArrayLike) -> FloatArray:
-        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
-        return as_float_array(x, np.dtype(dtype), repr(self))
+    follows_input_dtype: ClassVar[bool] = True
 
 
 class Sigmoid(Activation):
@@ -142,7 +140,7 @@ class LeakyReLU(Activation):
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        self.negative_slope: float = check_float(negative_slope, "negative_slope", "LeakyReLU")
+        self.negative_slope: float = check_real(negative_slope, "negative_slope", "LeakyReLU")
         self._x: FloatArray | None = None
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
@@ -182,7 +180,7 @@ class ELU(Activation):
     """
 
     def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha: float = check_float(alpha, "alpha", "ELU")
+        self.alpha: float = check_real(alpha, "alpha", "ELU")
         self._x: FloatArray | None = None
         self._y: FloatArray | None = None
 
@@ -324,10 +322,10 @@ class Softplus(Activation):
     """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        self.beta = check_float(beta, "beta", "Softplus")
+        self.beta = check_real(beta, "beta", "Softplus")
         if not self.beta > 0:
             raise ValueError(f"Softplus: beta must be positive, got {beta}")
-        self.threshold = check_float(threshold, "threshold", "Softplus")
+        self.threshold = check_real(threshold, "threshold", "Softplus")
         self._bx: FloatArray | None = None
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array, check_finite, format_shape
+from .._validation import as_float_array, check_finite, format_shape, input_dtype
 from ..parameter import Parameter
 
 
@@ -29,10 +29,14 @@ class Layer(ABC):
         True for layers whose output has the input's shape (activations,
         dropout, normalization); containers look through them when they
         check that consecutive sizes agree.
+    follows_input_dtype : bool
+        True for parameter-free layers, which have no dtype of their own:
+        float32 input stays float32 and anything else computes in float64.
     """
 
     dtype: np.dtype[Any] = np.dtype(np.float64)
     shape_preserving: ClassVar[bool] = False
+    follows_input_dtype: ClassVar[bool] = False
 
     # -- the maths -----------------------------------------------------------------
 
@@ -150,7 +154,8 @@ class Layer(ABC):
 
     def convert_input(self, x: ArrayLike) -> FloatArray:
         """Convert user input to this layer's dtype (TypeError/ValueError if not real numbers)."""
-        return as_float_array(x, self.dtype, repr(self))
+        dtype = input_dtype(x) if self.follows_input_dtype else self.dtype
+        return as_float_array(x, dtype, repr(self))
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Raise a ValueError if a batch of ``shape`` does not fit :attr:`input_spec`."""

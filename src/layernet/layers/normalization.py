@@ -8,16 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
-from .._validation import check_float, check_positive_int
+from .._validation import check_positive_int, check_real
 from ..parameter import Parameter
 from .base import Layer, describe
-
-
-def _check_eps(eps: object, owner: str) -> float:
-    value = check_float(eps, "eps", owner)
-    if not value > 0:
-        raise ValueError(f"{owner}: eps must be positive, got {eps}")
-    return value
 
 
 class BatchNorm1d(Layer):
@@ -83,10 +76,10 @@ class BatchNorm1d(Layer):
     ) -> None:
         name = f"BatchNorm1d({num_features!r})"
         self.num_features = check_positive_int(num_features, "num_features", name)
-        self.momentum = check_float(momentum, "momentum", name)
+        self.momentum = check_real(momentum, "momentum", name)
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum}")
-        self.eps = _check_eps(eps, name)
+        self.eps = check_real(eps, "eps", name, positive=True)
         self.dtype = as_float_dtype(dtype)
         c = self.num_features
         self.gamma = Parameter(np.ones(c, dtype=self.dtype), name="gamma")
@@ -226,7 +219,7 @@ class LayerNorm(Layer):
     ) -> None:
         name = f"LayerNorm({num_features!r})"
         self.num_features = check_positive_int(num_features, "num_features", name)
-        self.eps = _check_eps(eps, name)
+        self.eps = check_real(eps, "eps", name, positive=True)
         self.dtype = as_float_dtype(dtype)
         self.gamma = Parameter(np.ones(self.num_features, dtype=self.dtype), name="gamma")
         self.beta = Parameter(np.zeros(self.num_features, dtype=self.dtype), name="beta")

@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array
+from .._typing import FloatArray, Shape
 from ._windows import (
     Geometry,
     Index,
@@ -31,9 +30,7 @@ class _Parameterless(Layer):
 
     n_spatial: ClassVar[int]
 
-    def convert_input(self, x: ArrayLike) -> FloatArray:
-        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
-        return as_float_array(x, np.dtype(dtype), repr(self))
+    follows_input_dtype: ClassVar[bool] = True
 
 
 def _to_pool_major(x: FloatArray) -> FloatArray:

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._typing import ArrayLike, FloatArray
-from .._validation import RngLike, as_float_array, as_generator, check_float
+from .._typing import FloatArray
+from .._validation import RngLike, as_generator, check_real
 from .base import Layer
 
 
@@ -35,11 +35,12 @@ class Dropout(Layer):
     """
 
     shape_preserving: ClassVar[bool] = True
+    follows_input_dtype: ClassVar[bool] = True
     p: float
     rng: np.random.Generator
 
     def __init__(self, p: float = 0.5, *, rng: RngLike = None) -> None:
-        self.p = check_float(p, "p", "Dropout")
+        self.p = check_real(p, "p", "Dropout")
         if not 0.0 <= self.p < 1.0:
             raise ValueError(
                 f"Dropout: p must be in [0, 1) (the probability of dropping an element), got {p}"
@@ -47,10 +48,6 @@ class Dropout(Layer):
         self.rng = as_generator(rng)
         self._scaled_mask: FloatArray | None = None
         self._ran = False
-
-    def convert_input(self, x: ArrayLike) -> FloatArray:
-        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
-        return as_float_array(x, np.dtype(dtype), repr(self))
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._ran = True

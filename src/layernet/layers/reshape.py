@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
-import numpy as np
-
-from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array
+from .._typing import FloatArray, Shape
 from .base import Layer, describe
 
 
@@ -22,12 +20,10 @@ class Flatten(Layer):
     to the input's shape.
     """
 
+    follows_input_dtype: ClassVar[bool] = True
+
     def __init__(self) -> None:
         self._shape: tuple[int, ...] | None = None
-
-    def convert_input(self, x: ArrayLike) -> FloatArray:
-        dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype == np.float32 else np.float64
-        return as_float_array(x, np.dtype(dtype), repr(self))
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         if len(shape) < 2:
