@@ -12,7 +12,8 @@ from . import training
 from ._typing import ArrayLike, FloatArray, Shape
 from ._validation import RngLike, as_float_array, check_positive_int, format_shape
 from .callbacks import Callback
-from .layers.base import Layer, check_values, describe, spec_fits
+from .layers.base import Layer, check_values, describe
+from .layers.spec import InputSpec, as_spec
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
@@ -165,7 +166,7 @@ class Sequential(Layer):
         }
 
     @property
-    def input_spec(self) -> Shape | None:
+    def input_spec(self) -> InputSpec | Shape | None:
         for layer in self.layers:
             if layer.input_spec is not None:
                 return layer.input_spec
@@ -176,7 +177,7 @@ class Sequential(Layer):
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
         shape = input_shape
         for layer in self.layers:
-            shape = layer.output_shape(shape if shape is not None else layer.input_spec)
+            shape = layer.output_shape(shape if shape is not None else _template(layer))
         return shape
 
     # -- public entry points -------------------------------------------------------
@@ -365,7 +366,7 @@ class Sequential(Layer):
         rows = [("#", "Layer", "Output shape", "Params")]
         shape: Shape | None = None
         for i, layer in enumerate(self.layers):
-            shape = layer.output_shape(shape if shape is not None else layer.input_spec)
+            shape = layer.output_shape(shape if shape is not None else _template(layer))
             count = sum(p.size for p in layer.parameters())
             rows.append(
                 (str(i), repr(layer), "?" if shape is None else format_shape(shape), f"{count:,}")
@@ -421,8 +422,8 @@ def _check_sizes(layers: list[Layer]) -> None:
     shape: Shape | None = None
     producer = -1
     for i, layer in enumerate(layers):
-        spec = layer.input_spec
-        if spec is not None and shape is not None and not spec_fits(spec, shape):
+        spec = as_spec(layer.input_spec)
+        if spec is not None and shape is not None and not spec.fits(shape):
             source = (
                 f"{describe(layers[producer], producer)} produces {format_shape(shape)}"
                 if producer >= 0
@@ -430,8 +431,13 @@ def _check_sizes(layers: list[Layer]) -> None:
             )
             raise ValueError(
                 f"Sequential: {describe(layer, i)} expects input of shape "
-                f"{format_shape(spec)}, but {source}; make the sizes agree"
+                f"{spec}, but {source}; make the sizes agree"
             )
-        shape = layer.output_shape(shape if shape is not None else spec)
+        shape = layer.output_shape(shape if shape is not None else _template(layer))
         if not layer.shape_preserving:
             producer = i
+
+
+def _template(layer: Layer) -> Shape | None:
+    spec = as_spec(layer.input_spec)
+    return None if spec is None else spec.template()

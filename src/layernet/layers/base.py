@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array, check_finite, format_shape, input_dtype
+from .._validation import as_float_array, check_finite, input_dtype
 from ..parameter import Parameter
+from .spec import InputSpec, as_spec
 
 
 class Layer(ABC):
@@ -71,17 +72,63 @@ class Layer(ABC):
 
     # -- structure -----------------------------------------------------------------
 
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """Yield ``(name, layer)`` for the layers this one is built from (none by default).
+
+        Found in the order the attributes were set: an attribute holding a
+        Layer is a child under the attribute's name, and a list or tuple of
+        Layers gives ``name.0``, ``name.1``... (torch's module paths). A
+        container whose children are not attributes overrides this
+        (Sequential names them ``0``, ``1``...). Everything generic
+        (parameters, buffers, state dicts, caches, summaries) walks this tree.
+        """
+        for name, value in vars(self).items():
+            if isinstance(value, Layer):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, Layer) for v in value
+            ):
+                for i, child in enumerate(value):
+                    yield f"{name}.{i}", child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+        """Yield ``(path, layer)`` for this layer (path ``prefix``) and every descendant."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
     def parameters(self) -> Iterator[Parameter]:
-        """Yield the trainable parameters (none by default)."""
+        """Yield the trainable parameters, this layer's and its children's."""
         for _, param in self.named_parameters():
             yield param
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(dotted_name, parameter)`` pairs, e.g. ``("weight", p)``."""
-        return iter(())
+        """Yield ``(dotted_name, parameter)`` pairs, e.g. ``("0.weight", p)``.
+
+        A layer's own parameters are its :class:`Parameter` attributes, in
+        the order they were set, except one whose ``use_<name>`` attribute is
+        False (``Dense(..., bias=False)`` keeps an untrained ``bias``); then
+        each child's, under the child's name.
+        """
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter) and getattr(self, "use_" + name, True):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(f"{prefix}{name}.")
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
-        """Yield ``(dotted_name, array)`` for non-trainable state (running statistics)."""
+        """Yield ``(dotted_name, array)`` for non-trainable state (running statistics).
+
+        A layer with buffers yields them from :meth:`own_buffers`; children's
+        follow under their names.
+        """
+        for name, buf in self.own_buffers():
+            yield prefix + name, buf
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    def own_buffers(self) -> Iterator[tuple[str, FloatArray]]:
+        """This layer's own buffers, children excluded (none by default)."""
         return iter(())
 
     def state_dict(self) -> dict[str, FloatArray]:
@@ -131,11 +178,39 @@ class Layer(ABC):
         """The constructor arguments that rebuild this layer (for save/load)."""
         return {}
 
-    @property
-    def input_spec(self) -> Shape | None:
-        """The per-sample input shape this layer requires, ``None`` if any shape goes.
+    # -- caches: what forward keeps for backward -------------------------------------
 
-        ``None`` entries inside the tuple mark sizes that may vary.
+    cache_attributes: ClassVar[tuple[str, ...]] = ()
+    """Attributes that ``forward`` fills for ``backward`` (None when empty)."""
+
+    def clear_cache(self) -> None:
+        """Drop what the last ``forward`` kept for ``backward``, here and in every child.
+
+        ``predict`` calls it when it is done, so a model keeps nothing of a
+        large batch but its parameters and buffers; ``backward`` then raises
+        until the next ``forward``.
+        """
+        for _, layer in self.named_modules():
+            for name in type(layer).cache_attributes:
+                setattr(layer, name, None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the caches: a model pickles to about its parameters' size."""
+        state = dict(vars(self))
+        for name in type(self).cache_attributes:
+            state[name] = None
+        return state
+
+    # -- shapes ----------------------------------------------------------------------
+
+    @property
+    def input_spec(self) -> InputSpec | Shape | None:
+        """What per-sample input shapes this layer accepts; ``None`` if any shape goes.
+
+        The one declaration that both :meth:`__call__` and containers (at
+        construction) check sizes against: an :class:`InputSpec`, or a plain
+        per-sample shape such as ``(3,)`` for exactly that (``None`` entries
+        take any size).
         """
         return None
 
@@ -186,29 +261,39 @@ def check_values(layer: Layer, x: FloatArray, position: int | None = None) -> No
     check_finite(x, f"{describe(layer, position)} input")
 
 
-def spec_fits(spec: Shape, shape: Shape) -> bool:
-    """Whether a per-sample shape agrees with a spec (``None`` matches anything)."""
-    return len(spec) == len(shape) and all(
-        want is None or got is None or want == got for want, got in zip(spec, shape, strict=True)
-    )
-
-
 def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None) -> None:
     """Check a whole batch shape (batch axis first) against ``layer.input_spec``."""
-    spec = layer.input_spec
     if len(shape) == 0:
         raise ValueError(
             f"{describe(layer, position)}: expected a batch of inputs, got a scalar; "
             "wrap it as np.array([[value]])"
         )
-    if spec is None or spec_fits(spec, shape[1:]):
+    spec = as_spec(layer.input_spec)
+    if spec is None or spec.fits(shape[1:]):
         return
-    message = (
-        f"{describe(layer, position)}: expected input of shape {format_shape(spec)}, got {shape}"
-    )
-    if len(shape) == len(spec):
+    message = f"{describe(layer, position)}: expected input of shape {spec}, got {shape}"
+    if spec.fits(shape):
         message += (
             "; a single sample must still carry the batch axis: reshape it with "
             "x.reshape(1, -1) (or x.reshape(-1, 1) if it holds one feature per sample)"
         )
     raise ValueError(message)
+
+
+def check_unique(model: Layer, owner: str) -> None:
+    """Refuse a layer instance that appears twice in ``model``'s tree.
+
+    A layer keeps the cache of one forward pass for its backward, and its
+    gradients are overwritten, not accumulated, so a second use would train
+    with silently wrong gradients.
+    """
+    seen: dict[int, str] = {}
+    for path, layer in model.named_modules():
+        first = seen.setdefault(id(layer), path)
+        if first != path:
+            raise ValueError(
+                f"{owner}: the same {layer!r} instance is used twice, at {first} and at "
+                f"{path}; a layer instance can appear once in a model (it keeps one forward "
+                "pass for backward, so sharing would train with wrong gradients). Build a "
+                "second layer for the second place, e.g. type(layer)(**layer.get_config())"
+            )
