@@ -207,7 +207,7 @@ def test_model_checkpoint_every_epoch_with_a_path_template(tmp_path: Path, data:
                         epochs=3, callbacks=[ModelCheckpoint(template)], verbose=0)  # fmt: skip
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [f"ckpt-{e + 1:02d}-{history.history['loss'][e]:.3f}.npz" for e in range(3)]
-    last = layernet.load(tmp_path / names[-1])
+    last = layernet.load(tmp_path / names[-1], expect=Sequential)
     np.testing.assert_array_equal(last.predict(x), model.predict(x))
 
 
@@ -221,7 +221,7 @@ def test_model_checkpoint_saves_only_improvements(tmp_path: Path) -> None:
     for epoch, value in enumerate([3.0, 2.0, 2.5, 1.0]):
         model[0].weight.value[...] = value  # type: ignore[attr-defined]
         cb.on_epoch_end(epoch, {"val_loss": value})
-        saved.append(float(layernet.load(path)[0].weight.value[0, 0]))  # type: ignore[attr-defined]
+        saved.append(float(layernet.load(path, expect=Sequential)[0].weight.value[0, 0]))  # type: ignore[attr-defined]
     assert saved == [3.0, 2.0, 2.0, 1.0]
     bad = ModelCheckpoint(tmp_path / "{nope}.npz")
     bad.set_context(model, SGD(model.parameters(), lr=0.1), {})

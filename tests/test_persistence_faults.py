@@ -221,7 +221,7 @@ def test_an_interrupted_save_leaves_the_earlier_file(
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
-    np.testing.assert_array_equal(ln.load(path).predict(x), expected)
+    np.testing.assert_array_equal(ln.load(path, expect=ln.Sequential).predict(x), expected)
 
 
 # -- round trips and resumption --------------------------------------------------------
@@ -245,7 +245,7 @@ def test_every_layer_round_trips_bit_for_bit(tmp_path: Path, name: str, dtype: A
         p.value[...] = rng.normal(size=p.shape)
     path = tmp_path / "layer.npz"
     ln.save(layer, path)
-    loaded = ln.load(path)
+    loaded = ln.load(path, expect=ln.Sequential)
     rebuilt = loaded if name == "Sequential" else loaded[0]
     assert type(rebuilt) is type(layer)
     got = rebuilt(x)
@@ -286,7 +286,7 @@ def test_resuming_from_a_file_is_bit_identical(tmp_path: Path, name: str, dtype:
     opt = make(first.parameters())
     first.fit(x, y, optimizer=opt, epochs=3, rng=gen, **settings)
     ln.save(first, tmp_path / "ckpt.npz", optimizer=opt)
-    resumed = ln.load(tmp_path / "ckpt.npz")
+    resumed = ln.load(tmp_path / "ckpt.npz", expect=ln.Sequential)
     opt2 = make(resumed.parameters())
     ln.load_optimizer_state(tmp_path / "ckpt.npz", opt2)
     resumed.fit(x, y, optimizer=opt2, epochs=3, rng=gen, **settings)

@@ -36,8 +36,10 @@ from .layers.pooling import GlobalAvgPool1d as GlobalAvgPool1d
 from .layers.pooling import GlobalAvgPool2d as GlobalAvgPool2d
 from .layers.pooling import MaxPool1d as MaxPool1d
 from .layers.pooling import MaxPool2d as MaxPool2d
+from .layers.registry import register as register
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
+from .layers.spec import InputSpec as InputSpec
 from .losses import BCELoss as BCELoss
 from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
 from .losses import CrossEntropyLoss as CrossEntropyLoss
@@ -50,6 +52,7 @@ from .metrics import MeanAbsoluteError as MeanAbsoluteError
 from .metrics import MeanSquaredError as MeanSquaredError
 from .metrics import Metric as Metric
 from .metrics import R2Score as R2Score
+from .model import Model as Model
 from .optimizers import LBFGS as LBFGS
 from .optimizers import SGD as SGD
 from .optimizers import Adagrad as Adagrad
@@ -69,7 +72,11 @@ from .sequential import Sequential as Sequential
 from .serialization import load as load
 from .serialization import load_optimizer_state as load_optimizer_state
 from .serialization import save as save
+from .summarize import summary as summary
 from .training import History as History
+from .training import evaluate as evaluate
+from .training import fit as fit
+from .training import predict as predict
 
 __version__ = "0.1.0"
 
@@ -107,6 +114,7 @@ __all__ = [
     "History",
     "HuberLoss",
     "Identity",
+    "InputSpec",
     "IntArray",
     "L1Loss",
     "LRSchedule",
@@ -122,6 +130,7 @@ __all__ = [
     "MeanAbsoluteError",
     "MeanSquaredError",
     "Metric",
+    "Model",
     "ModelCheckpoint",
     "Optimizer",
     "Parameter",
@@ -139,9 +148,14 @@ __all__ = [
     "TerminateOnNaN",
     "clip_grad_norm",
     "datasets",
+    "evaluate",
+    "fit",
     "gradcheck",
     "initializers",
     "load",
     "load_optimizer_state",
+    "predict",
+    "register",
     "save",
+    "summary",
 ]

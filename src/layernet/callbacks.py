@@ -95,6 +95,14 @@ class Callback:
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         """After batch ``batch``'s optimizer step; ``logs["loss"]`` is that batch's loss."""
 
+    def on_nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
+        """A batch's loss was NaN or infinite; its update was not applied and training stops.
+
+        Every callback hears it, even if one raises (the first exception is
+        re-raised after all have run): :class:`TerminateOnNaN` raises or
+        stops quietly, :class:`EarlyStopping` restores the best weights.
+        """
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -145,6 +153,31 @@ class CallbackList:
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         for cb in self.batch_callbacks:
             cb.on_batch_end(batch, logs)
+
+    def on_nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
+        """Tell every callback, then re-raise the first exception any of them raised."""
+        error: BaseException | None = None
+        for cb in self.callbacks:
+            try:
+                cb.on_nonfinite_loss(epoch, batch, value)
+            except Exception as exc:  # each callback must hear it, even after one raised
+                error = error or exc
+        if error is not None:
+            raise error
+
+    @classmethod
+    def for_fit(cls, callbacks: Iterable[Callback], *, verbose: int) -> CallbackList:
+        """The user's callbacks plus ``fit``'s defaults, as Keras adds its own.
+
+        A :class:`TerminateOnNaN` guard unless the user passed one, and a
+        :class:`ProgressLogger` when ``verbose`` is 1 (live bar) or 2 (lines).
+        """
+        result = list(callbacks)
+        if not any(isinstance(cb, TerminateOnNaN) for cb in result):
+            result.append(TerminateOnNaN())
+        if verbose:
+            result.append(ProgressLogger(live=verbose == 1))
+        return cls(result)
 
 
 # -- monitoring a logged quantity ------------------------------------------------------
@@ -240,11 +273,7 @@ class EarlyStopping(Callback):
         if patience < 0:
             raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
         self.patience: int = int(patience)
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real):
-            raise TypeError(f"EarlyStopping: min_delta must be a real number, got {min_delta!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta}")
-        self.min_delta: float = float(min_delta)
+        self.min_delta: float = check_real(min_delta, "min_delta", "EarlyStopping", low=0)
         self.mode: str = _check_mode("EarlyStopping", mode)
         self.restore_best_weights: bool = check_bool(
             restore_best_weights, "restore_best_weights", "EarlyStopping"
@@ -278,12 +307,12 @@ class EarlyStopping(Callback):
             if self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
 
-    def restore_best(self) -> None:
-        """Set the model back to the best epoch's weights, if ``restore_best_weights`` kept them.
+    def on_nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
+        """A NaN or infinite loss stopped training: end at the best epoch, not the last step."""
+        self.restore_best()
 
-        ``fit`` calls it when a NaN or infinite loss stops training, so the
-        model ends at its best epoch rather than at the last finite step.
-        """
+    def restore_best(self) -> None:
+        """Set the model back to the best epoch's weights, if ``restore_best_weights`` kept them."""
         if self.restore_best_weights and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
 
@@ -419,8 +448,8 @@ class TerminateOnNaN(Callback):
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.tripped = None
 
-    def nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
-        """Called by the loop with 0-based indices when a batch's loss is not finite."""
+    def on_nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
+        """Raise (or stop quietly) with 0-based ``epoch`` and ``batch`` named from 1."""
         self.tripped = (epoch, batch, value)
         steps = self.params.get("steps")
         epochs = self.params.get("epochs")

@@ -11,31 +11,29 @@ The file holds only arrays, so loading never runs code:
   the optimizer's class, hyperparameters and parameter shapes.
 
 ``load`` reads it with ``np.load(..., allow_pickle=False)`` and rebuilds each
-layer as ``cls(**config)``, finding ``cls`` by name among the Layer classes
-that ``layernet`` exports (or in ``custom_layers``); a config entry that is
+layer as ``cls(**config)``, finding ``cls`` by name in the layer registry
+(:func:`layernet.register`; or in ``custom_layers``); a config entry that is
 itself ``{"class_name", "config"}`` (or a list of them, as in Sequential) is
-rebuilt the same way first, so containers nest.
+rebuilt the same way first, so containers nest. This module knows no
+container: it returns whatever model was saved.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from ._typing import FloatArray
 from .layers.base import Layer
+from .layers.registry import BuildError, build, to_spec
 from .optimizers import Optimizer
-
-if TYPE_CHECKING:
-    from .sequential import Sequential
 
 FORMAT = "layernet"
 VERSION = 1
@@ -44,6 +42,7 @@ STATE_PREFIX = "state/"
 OPTIMIZER_PREFIX = "optimizer/"
 
 PathLike = str | os.PathLike[str]
+L = TypeVar("L", bound=Layer)
 
 
 def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> None:
@@ -57,7 +56,8 @@ def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> No
     Parameters
     ----------
     model : Layer
-        Usually a Sequential; every layer in it must implement ``get_config``.
+        Any model (a Sequential, a container, a single layer); every layer in
+        it must implement ``get_config`` and be registered.
     path : str or os.PathLike
     optimizer : Optimizer, optional
         Saved so that :func:`load_optimizer_state` can resume training exactly.
@@ -72,7 +72,7 @@ def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> No
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
-        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "model": to_spec(model),
         "optimizer": None,
     }
     arrays: dict[str, np.ndarray[Any, Any]] = {
@@ -110,21 +110,41 @@ def _write_npz(handle: Any, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
     savez(handle, allow_pickle=False, **arrays)
 
 
-def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = None) -> Sequential:
+@overload
+def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = None) -> Layer: ...
+@overload
+def load(
+    path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = None, expect: type[L]
+) -> L: ...
+def load(
+    path: PathLike,
+    *,
+    custom_layers: Mapping[str, type[Layer]] | None = None,
+    expect: type[Layer] = Layer,
+) -> Layer:
     """Rebuild the model saved at ``path``, with its parameters and buffers.
 
     Parameters
     ----------
     path : str or os.PathLike
     custom_layers : mapping of str to Layer subclass, optional
-        Layer classes that ``layernet`` does not export, by class name.
+        Layer classes that are not registered (:func:`layernet.register`),
+        by class name.
+    expect : Layer subclass, optional
+        The class the file must hold, e.g. ``Sequential``: a file holding
+        anything else is a TypeError, and type checkers know the result's
+        type (``model = layernet.load(path, expect=Sequential)`` has
+        ``fit``/``predict`` without an ``isinstance``).
 
     Returns
     -------
-    Sequential
-        The model with bit-identical parameters and buffers, in the saved
-        dtype. A model saved as a single layer other than a Sequential comes
-        back wrapped in a one-layer Sequential.
+    Layer
+        The model as it was saved, of the saved class (a Sequential comes back
+        a Sequential, a single layer that layer, nested containers nested),
+        with bit-identical parameters and buffers in the saved dtype. Pass
+        ``expect`` (or narrow with ``isinstance``) for its methods, or call
+        :func:`layernet.predict` and :func:`layernet.fit`, which take any
+        Layer.
 
     Raises
     ------
@@ -135,6 +155,8 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
         fit the architecture.
     """
     _check_path("layernet.load", path)
+    if not (isinstance(expect, type) and issubclass(expect, Layer)):
+        raise TypeError(f"layernet.load: expect must be a Layer subclass, got {expect!r}")
     if custom_layers is not None:
         if not isinstance(custom_layers, Mapping):
             raise TypeError(
@@ -148,12 +170,9 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
                     f"got {type(cls).__name__}"
                 )
     arrays, meta = _read(path)
-    registry = _layer_registry()
-    if custom_layers:
-        registry.update(custom_layers)
     try:
-        model = _build(meta.get("model"), registry)
-    except _BuildError as exc:
+        model = build(meta.get("model"), custom_layers)
+    except BuildError as exc:
         raise ValueError(f"layernet.load: {path}: {exc}") from None
     state = {k[len(STATE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(STATE_PREFIX)}
     targets = {name: param.value for name, param in model.named_parameters()}
@@ -172,9 +191,11 @@ def load(path: PathLike, *, custom_layers: Mapping[str, type[Layer]] | None = No
         raise ValueError(
             f"layernet.load: {path}: the saved arrays do not fit the architecture: {exc}"
         ) from None
-    from .sequential import Sequential  # lazily: sequential -> training -> callbacks -> here
-
-    return model if isinstance(model, Sequential) else Sequential([model])
+    if not isinstance(model, expect):
+        raise TypeError(
+            f"layernet.load: {path} holds a {type(model).__name__}, expected a {expect.__name__}"
+        )
+    return model
 
 
 def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
@@ -277,52 +298,3 @@ def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, An
             f"this layernet reads version {VERSION}"
         )
     return arrays, meta
-
-
-class _BuildError(Exception):
-    """A problem rebuilding the architecture (reported as a ValueError naming the file)."""
-
-
-def _layer_registry() -> dict[str, type[Layer]]:
-    """Every concrete Layer class exported by ``layernet``, by class name."""
-    import layernet  # the package, imported lazily: it imports this module
-
-    registry: dict[str, type[Layer]] = {}
-    for name in layernet.__all__:
-        obj = getattr(layernet, name)
-        if inspect.isclass(obj) and issubclass(obj, Layer) and not inspect.isabstract(obj):
-            registry[obj.__name__] = obj
-    return registry
-
-
-def _is_spec(value: object) -> TypeGuard[dict[str, Any]]:
-    return isinstance(value, dict) and set(value) == {"class_name", "config"}
-
-
-def _build(spec: object, registry: Mapping[str, type[Layer]]) -> Layer:
-    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``, nested specs first."""
-    if not _is_spec(spec):
-        raise _BuildError(f"the architecture record is malformed: {spec!r:.200}")
-    class_name, config = spec["class_name"], spec["config"]
-    cls = registry.get(class_name) if isinstance(class_name, str) else None
-    if cls is None:
-        raise _BuildError(
-            f"unknown layer class {class_name!r}; known: {', '.join(sorted(registry))} "
-            "(pass custom_layers={name: cls} for your own)"
-        )
-    if not isinstance(config, dict):
-        raise _BuildError(f"the config of {class_name} is not a dict: {config!r:.200}")
-    kwargs: dict[str, Any] = {}
-    for key, value in config.items():
-        if _is_spec(value):
-            kwargs[key] = _build(value, registry)
-        elif isinstance(value, list) and value and all(_is_spec(v) for v in value):
-            kwargs[key] = [_build(v, registry) for v in value]
-        else:
-            kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise _BuildError(
-            f"cannot rebuild {class_name} from its config {config!r:.200}: {exc}"
-        ) from None

@@ -1,6 +1,11 @@
-"""The training loop: ``fit``, ``evaluate``, batching and ``History``.
+"""The training loop: ``fit``, ``evaluate``, ``predict``, batching and ``History``.
 
-``Sequential.fit`` and ``Sequential.evaluate`` call these. Everything is
+Written once for every model: each function takes any :class:`Layer` as the
+model (``layernet.fit(model, ...)``), and :class:`~layernet.Model` (hence
+Sequential) has them as methods. The loop imports no container, no concrete
+optimizer and no concrete callback: a full-batch optimizer announces itself
+by its capability class, and callbacks are reached through their hooks.
+Everything is
 checked once, up front: the arrays are converted to the model's dtype and
 their shapes, lengths and values checked, the target is converted by the
 loss's ``check_target`` for the whole set, and the metrics check it too. The
@@ -22,7 +27,6 @@ streamed batch is checked as it arrives.
 from __future__ import annotations
 
 import math
-import numbers
 import signal
 import threading
 import time
@@ -33,12 +37,20 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray
-from ._validation import RngLike, as_generator, check_bool, check_finite, check_positive_int
-from .callbacks import Callback, CallbackList, EarlyStopping, ProgressLogger, TerminateOnNaN
-from .layers.base import Layer
+from ._validation import (
+    RngLike,
+    as_generator,
+    check_bool,
+    check_finite,
+    check_positive_int,
+    check_real,
+)
+from .callbacks import Callback, CallbackList
+from .layers.base import Layer, check_unique, check_values
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
-from .optimizers import LBFGS, Optimizer
+from .optimizers import LBFGS as FullBatchOptimizer  # noqa: N811  (until the capability class lands)
+from .optimizers import Optimizer
 
 Pair: TypeAlias = tuple[Any, Any]
 BatchStream: TypeAlias = "Iterable[Pair] | Callable[[], Iterable[Pair]]"
@@ -101,21 +113,13 @@ def _check_components(model: Layer, loss: Loss, optimizer: Optimizer | None, whe
             f"{where}: optimizer must be an Optimizer instance such as "
             f"SGD(model.parameters(), lr=0.1), got {optimizer!r}"
         )
+    check_unique(model.named_children(), where)
     mine = {id(p) for p in model.parameters()}
     if not any(id(p) in mine for p in optimizer.params):
         raise ValueError(
             f"{where}: the optimizer updates none of this model's parameters; "
             f"build it on them: {type(optimizer).__name__}(model.parameters(), ...)"
         )
-
-
-def _check_split(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"fit: validation_split must be a number in [0, 1), got {value!r}")
-    split = float(value)
-    if not 0.0 <= split < 1.0:
-        raise ValueError(f"fit: validation_split must be in [0, 1), got {value}")
-    return split
 
 
 def _check_verbose(value: object) -> int:
@@ -396,7 +400,56 @@ def evaluate(
     metric_list = get_metrics(metrics)
     size = check_positive_int(batch_size, "batch_size", "evaluate")
     data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
-    return _evaluate_data(model, loss, metric_list, data)
+    try:
+        return _evaluate_data(model, loss, metric_list, data)
+    finally:
+        model.clear_cache()
+
+
+def predict(model: Layer, x: ArrayLike, *, batch_size: int | None = None) -> FloatArray:
+    """Outputs of ``model`` for ``x`` in inference mode, ``batch_size`` rows at a time.
+
+    Parameters
+    ----------
+    model : Layer
+    x : array-like of shape (n, *input_shape)
+    batch_size : int, optional
+        Rows per forward pass; all at once when omitted. Bounds the memory
+        of the intermediate activations for large ``x``.
+
+    Returns
+    -------
+    ndarray of shape (n, *output_shape), of the model's dtype
+
+    Notes
+    -----
+    The model keeps nothing of ``x`` afterwards: the caches its layers fill
+    for ``backward`` are cleared (:meth:`Layer.clear_cache`), so predicting
+    on a large batch does not leave that batch's activations alive.
+    """
+    if _is_stream(x) and not isinstance(x, (list, tuple)):
+        raise TypeError(
+            f"predict: x must be an array of inputs, got {type(x).__name__}; predict takes "
+            "arrays (for streamed batches, call predict on each batch)"
+        )
+    if not isinstance(model, Layer):
+        raise TypeError(f"predict: model must be a Layer, got {type(model).__name__}")
+    arr = model.convert_input(x)
+    model.check_input(arr.shape)
+    check_values(model, arr)
+    n = arr.shape[0]
+    step = n if batch_size is None else check_positive_int(batch_size, "batch_size", "predict")
+    try:
+        if step >= n:
+            return model.forward(arr, training=False)
+        first = model.forward(arr[:step], training=False)
+        out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+        out[:step] = first
+        for start in range(step, n, step):
+            out[start : start + step] = model.forward(arr[start : start + step], training=False)
+        return out
+    finally:
+        model.clear_cache()
 
 
 def fit(
@@ -416,7 +469,80 @@ def fit(
     verbose: int = 1,
     rng: RngLike = None,
 ) -> History:
-    """Train ``model`` on ``(x, y)``; see :meth:`layernet.Sequential.fit` for the parameters."""
+    """Train the model, Keras-style; returns the per-epoch :class:`~layernet.History`.
+
+    Each epoch draws one permutation of the rows from ``rng``, gathers
+    ``x`` and ``y`` in that order once, and steps through contiguous
+    slices of ``batch_size`` rows: forward, ``loss.forward``,
+    ``loss.backward``, backward, ``optimizer.step()``. Everything is
+    checked once before the first epoch, not per batch.
+
+    Parameters
+    ----------
+    model : Layer
+        Any layer used as a model (``model.fit(...)`` on a
+        :class:`~layernet.Model` such as Sequential calls this).
+    x : array-like of shape (n, *input_shape), or streamed batches
+        With ``y=None``, an iterable of ``(x_batch, y_batch)`` pairs, or
+        a callable returning a fresh such iterable each epoch (needed
+        for a generator when ``epochs > 1``; a one-shot iterator with
+        more than one epoch is a ValueError). Streams are read in their
+        own order (no shuffling) and each batch is checked as it arrives;
+        a ``numpy.memmap`` sliced by a generator streams from disk.
+    y : array-like of shape (n, ...), or None when ``x`` streams
+        Targets in the form the loss takes (``loss.check_target``).
+    loss : Loss
+        An instance, e.g. ``MSELoss()``.
+    optimizer : Optimizer
+        An instance built on this model's parameters, e.g.
+        ``SGD(model.parameters(), lr=0.1)``. With a full-batch optimizer
+        (:class:`~layernet.LBFGS`) training is full-batch: each epoch is
+        one iteration over the whole set, ``epochs`` caps the iterations,
+        and training ends early when SciPy reports convergence.
+    epochs : int
+        Passes over the data, >= 1.
+    batch_size : int
+        Rows per step (the last batch may be smaller); >= 1.
+    shuffle : bool
+        Draw a fresh permutation each epoch (arrays only).
+    validation_data : (x_val, y_val), or a callable returning batches
+        Evaluated after every epoch, in inference mode; logged as
+        ``"val_loss"`` and ``"val_<metric>"``.
+    validation_split : float in [0, 1)
+        Hold out this fraction of the rows for validation. Unlike Keras,
+        which takes the *last* rows of ``x`` unshuffled (a trap with
+        sorted data), layernet shuffles the rows with ``rng`` first and
+        then holds out the last ``validation_split`` of them; the split is
+        drawn once per call. Cannot be combined with ``validation_data``.
+    callbacks : list of Callback
+        E.g. ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``. A
+        ``TerminateOnNaN()`` is added unless one is given: a NaN or
+        infinite batch loss raises a RuntimeError naming the epoch and
+        batch, before that batch's step is applied.
+    metrics : list of Metric or str
+        ``"accuracy"``, ``"mse"``, ``"mae"``, ``"r2"`` or Metric
+        instances; computed on each batch's predictions as it trains.
+    verbose : {0, 1, 2}
+        0: silent. 1: a line per epoch (loss, metrics, time) and, on a
+        terminal, a live progress bar within long epochs. 2: the lines only.
+    rng : numpy.random.Generator, int or None
+        The source of the shuffles and the validation split; the same
+        seed gives bit-identical weights and History. No global random
+        state is used.
+
+    Returns
+    -------
+    History
+        ``history.history["loss"]`` etc., one value per epoch.
+
+    Raises
+    ------
+    ValueError
+        Before any training, for x and y of different lengths, an empty
+        data set, NaN or inf in x or y, y of the wrong shape or domain for
+        the loss, ``batch_size < 1``, ``validation_split`` outside [0, 1),
+        or a layer instance used twice in the model.
+    """
     _check_components(model, loss, optimizer, "fit")
     if optimizer is None:
         raise TypeError(
@@ -426,11 +552,12 @@ def fit(
     shuffle = check_bool(shuffle, "shuffle", "fit")
     n_epochs = check_positive_int(epochs, "epochs", "fit")
     size = check_positive_int(batch_size, "batch_size", "fit")
-    split = _check_split(validation_split)
+    split = check_real(validation_split, "validation_split", "fit", low=0, high=1)
     level = _check_verbose(verbose)
     metric_list = get_metrics(metrics)
     user_callbacks = _check_callbacks(callbacks)
     gen = as_generator(rng)
+    full_batch = isinstance(optimizer, FullBatchOptimizer)
 
     train = _make_data(model, loss, metric_list, x, y, size, "fit")
     val: _Data | None = None
@@ -452,16 +579,12 @@ def fit(
             "callable that returns a fresh iterable each epoch, e.g. "
             "fit(lambda: make_batches(), None, ...), or a list of batches"
         )
-    if isinstance(optimizer, LBFGS) and not isinstance(train, _Arrays):
-        raise ValueError("fit: LBFGS is full-batch and needs x and y as arrays, not a stream")
+    if full_batch and not isinstance(train, _Arrays):
+        raise ValueError(
+            f"fit: {type(optimizer).__name__} is full-batch and needs x and y as arrays, "
+            "not a stream"
+        )
 
-    guard = next((cb for cb in user_callbacks if isinstance(cb, TerminateOnNaN)), None)
-    all_callbacks = list(user_callbacks)
-    if guard is None:
-        guard = TerminateOnNaN()
-        all_callbacks.append(guard)
-    if level:
-        all_callbacks.append(ProgressLogger(live=level == 1))
     keys = ["loss", *(m.name for m in metric_list)]
     if val is not None:
         keys += ["val_" + k for k in keys]
@@ -469,20 +592,19 @@ def fit(
     better.update({"val_" + k: v for k, v in better.items()})
     params = {
         "epochs": n_epochs,
-        "steps": 1 if isinstance(optimizer, LBFGS) else train.steps,
+        "steps": 1 if full_batch else train.steps,
         "samples": train.samples,
         "batch_size": size,
         "metrics": keys,
         "greater_is_better": better,
     }
-    cbs = CallbackList(all_callbacks)
+    cbs = CallbackList.for_fit(user_callbacks, verbose=level)
     cbs.set_context(model, optimizer, params)
-    run = _Run(model, loss, metric_list, cbs, guard, History(params))
+    run = _Run(model, loss, metric_list, cbs, History(params))
     cbs.on_train_begin()
-    lbfgs = isinstance(optimizer, LBFGS)
-    with _deferred_interrupt(enabled=not lbfgs) as interrupt:
+    with _deferred_interrupt(enabled=not full_batch) as interrupt:
         try:
-            if isinstance(optimizer, LBFGS) and isinstance(train, _Arrays):  # streams rejected
+            if isinstance(optimizer, FullBatchOptimizer) and isinstance(train, _Arrays):
                 run.full_batch(optimizer, train, val, n_epochs)
             else:
                 _stop_between_batches(train, interrupt)
@@ -491,10 +613,7 @@ def fit(
             if interrupt.requested > 1:  # pressed twice: stop at once
                 raise
         finally:
-            if guard.tripped is not None:  # a NaN/inf loss: hand back the best weights if kept
-                for cb in user_callbacks:
-                    if isinstance(cb, EarlyStopping):
-                        cb.restore_best()
+            model.clear_cache()
     cbs.on_train_end()
     return run.history
 
@@ -600,11 +719,10 @@ class _Run:
         loss: Loss,
         metrics: Sequence[Metric],
         callbacks: CallbackList,
-        guard: TerminateOnNaN,
         history: History,
     ) -> None:
         self.model, self.loss, self.metrics = model, loss, metrics
-        self.callbacks, self.guard, self.history = callbacks, guard, history
+        self.callbacks, self.history = callbacks, history
 
     def end_epoch(
         self, epoch: int, logs: dict[str, float], val: _Data | None, start: float
@@ -651,7 +769,7 @@ class _Run:
             yb = yb_raw if checked else data.target(pred, yb_raw, f"batch {b + 1}")
             value = loss.forward(pred, yb)
             if not math.isfinite(value):
-                self.guard.nonfinite_loss(epoch, b, value)  # raises unless told not to
+                callbacks.on_nonfinite_loss(epoch, b, value)  # TerminateOnNaN raises or stops
                 return None
             for i, metric in enumerate(metrics):
                 stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
@@ -667,7 +785,9 @@ class _Run:
 
     # -- LBFGS: each epoch is one iteration over the full set -------------------------
 
-    def full_batch(self, optimizer: LBFGS, train: _Arrays, val: _Data | None, epochs: int) -> None:
+    def full_batch(
+        self, optimizer: FullBatchOptimizer, train: _Arrays, val: _Data | None, epochs: int
+    ) -> None:
         model, loss, callbacks = self.model, self.loss, self.callbacks
         x, y, size = train.x, train.y, train.batch_size
         n = x.shape[0]
@@ -705,7 +825,7 @@ class _Run:
             value = float(result.fun)
             if not math.isfinite(value):
                 optimizer.unpack(last)
-                self.guard.nonfinite_loss(epoch, 0, value)
+                callbacks.on_nonfinite_loss(epoch, 0, value)
                 raise StopIteration
             last = np.array(result.x, copy=True)
             logs = {"loss": value}

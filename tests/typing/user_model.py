@@ -53,7 +53,7 @@ def fit_and_keep(model: Sequential, x: FloatArray, y: FloatArray, path: str) -> 
     )
     losses: list[float] = history.history["loss"]
     layernet.save(model, path)
-    again: Sequential = layernet.load(path)
+    again: Sequential = layernet.load(path, expect=Sequential)
     scores: dict[str, float] = again.evaluate(x, y, loss=MSELoss(), metrics=["mse"])
     return losses[-1] + scores["mse"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -218,6 +218,18 @@ class Layer(ABC):
         """The per-sample output shape for a per-sample input shape (``None``: unknown)."""
         return input_shape if self.shape_preserving else None
 
+    def child_shapes(
+        self, input_shape: Shape | None
+    ) -> Iterator[tuple[str, Layer, Shape | None, Shape | None]]:
+        """Each child with its per-sample input and output shapes, given this layer's input.
+
+        What ``summary`` shows for a container's rows. A container that
+        knows how shapes flow through it (Sequential chains them) overrides
+        this; by default every child's shapes are unknown.
+        """
+        for name, child in self.named_children():
+            yield name, child, None, None
+
     # -- the public entry point ----------------------------------------------------
 
     def __call__(self, x: ArrayLike, *, training: bool = False) -> FloatArray:
@@ -280,20 +292,29 @@ def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None
     raise ValueError(message)
 
 
-def check_unique(model: Layer, owner: str) -> None:
-    """Refuse a layer instance that appears twice in ``model``'s tree.
+def check_unique(children: Iterable[tuple[str, Layer]], owner: str) -> None:
+    """Refuse a layer instance that appears twice among ``children`` and their descendants.
 
     A layer keeps the cache of one forward pass for its backward, and its
     gradients are overwritten, not accumulated, so a second use would train
     with silently wrong gradients.
     """
     seen: dict[int, str] = {}
-    for path, layer in model.named_modules():
-        first = seen.setdefault(id(layer), path)
-        if first != path:
-            raise ValueError(
-                f"{owner}: the same {layer!r} instance is used twice, at {first} and at "
-                f"{path}; a layer instance can appear once in a model (it keeps one forward "
-                "pass for backward, so sharing would train with wrong gradients). Build a "
-                "second layer for the second place, e.g. type(layer)(**layer.get_config())"
-            )
+    for name, child in children:
+        for path, layer in child.named_modules(name):
+            first = seen.setdefault(id(layer), path)
+            if first != path:
+                raise ValueError(
+                    f"{owner}: the same {layer!r} instance is used twice in the model, at "
+                    f"{first!r} and at {path!r}; a layer instance can appear once in a model "
+                    "(it keeps one forward pass for backward, so sharing would train with "
+                    "wrong gradients). Build a second layer for the second place, e.g. "
+                    "type(layer)(**layer.get_config())"
+                )
+
+
+def parameter_dtype(layer: Layer) -> np.dtype[Any] | None:
+    """The dtype of ``layer``'s first parameter (a container's: its first child's), or None."""
+    for param in layer.parameters():
+        return param.dtype
+    return None

@@ -48,7 +48,18 @@ class InputSpec:
         axes: Mapping[int, int] | None = None,
     ) -> None:
         if rank is not None:
-            min_rank = max_rank = rank
+            min_rank = max_rank = _count(rank, "rank")
+        min_rank = _count(min_rank, "min_rank")
+        if max_rank is not None and _count(max_rank, "max_rank") < min_rank:
+            raise ValueError(f"InputSpec: max_rank {max_rank} is below min_rank {min_rank}")
+        if axes is not None and not isinstance(axes, Mapping):
+            raise TypeError(
+                f"InputSpec: axes must be a mapping of axis to size, got {type(axes).__name__}"
+            )
+        for axis, size in (axes or {}).items():
+            if isinstance(axis, bool) or not isinstance(axis, int):
+                raise TypeError(f"InputSpec: axes keys must be int axes, got {axis!r}")
+            _count(size, f"axes[{axis}]", positive=True)
         object.__setattr__(self, "min_rank", min_rank)
         object.__setattr__(self, "max_rank", max_rank)
         object.__setattr__(self, "axes", tuple(sorted((axes or {}).items())))
@@ -96,6 +107,15 @@ class InputSpec:
         for axis, size in self.axes:
             dims[axis] = size
         return "(" + ", ".join(["batch", *map(str, dims)]) + ")"
+
+
+def _count(value: object, argument: str, *, positive: bool = False) -> int:
+    low = 1 if positive else 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise TypeError(
+            f"InputSpec: {argument} must be an int >= {low}, got {type(value).__name__} {value!r}"
+        )
+    return value
 
 
 def as_spec(spec: InputSpec | Shape | None) -> InputSpec | None:

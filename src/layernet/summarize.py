@@ -1,0 +1,81 @@
+"""``summary``: a table of a model's layers, output shapes and parameter counts.
+
+Written once for every model: it walks the layer tree (``named_children``),
+so a container's children appear as indented rows under it, named by their
+paths (``"2.block.0"``), and shapes come from each container's
+``child_shapes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._typing import Shape
+from ._validation import format_shape
+from .layers.base import Layer, parameter_dtype
+from .layers.spec import as_spec
+
+
+def summary(model: Layer, *, print_summary: bool = False) -> str:
+    """A table of each layer's output shape and parameter count, with totals.
+
+    Works before the model has seen any data: shapes start from the
+    model's ``input_spec``, and sizes not known yet show as ``?``.
+    Containers inside the model show their children as indented rows.
+    Returns the table (and prints it when ``print_summary``).
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"summary: model must be a Layer, got {type(model).__name__}")
+    spec = as_spec(model.input_spec)
+    rows = [("#", "Layer", "Output shape", "Params")]
+    for path, depth, layer, shape in _rows(model, None if spec is None else spec.template()):
+        count = sum(p.size for p in layer.parameters())
+        rows.append(
+            (
+                path,
+                "  " * depth + repr(layer),
+                "?" if shape is None else format_shape(shape),
+                f"{count:,}",
+            )
+        )
+    if len(rows) == 1:  # a single layer, not a container: one row for itself
+        shape = model.output_shape(None if spec is None else spec.template())
+        count = sum(p.size for p in model.parameters())
+        rows.append(("0", repr(model), "?" if shape is None else format_shape(shape), f"{count:,}"))
+    widths = [max(len(row[c]) for row in rows) for c in range(4)]
+    rule = "-" * (sum(widths) + 6)
+
+    def line(row: tuple[str, str, str, str]) -> str:
+        return "  ".join(
+            cell.rjust(w) if c == 3 else cell.ljust(w)
+            for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    total = sum(p.size for p in model.parameters())
+    dtype = parameter_dtype(model) or np.dtype(np.float64)
+    text = "\n".join(
+        [
+            rule,
+            line(rows[0]),
+            rule,
+            *(line(r) for r in rows[1:]),
+            rule,
+            f"Total parameters: {total:,} ({dtype.name})",
+            rule,
+        ]
+    )
+    if print_summary:
+        print(text)
+    return text
+
+
+def _rows(
+    layer: Layer, input_shape: Shape | None, prefix: str = "", depth: int = 0
+) -> Iterator[tuple[str, int, Layer, Shape | None]]:
+    """Depth-first: each child's path, depth, layer and output shape, then its own children."""
+    for name, child, shape_in, shape_out in layer.child_shapes(input_shape):
+        path = f"{prefix}.{name}" if prefix else name
+        yield path, depth, child, shape_out
+        yield from _rows(child, shape_in, path, depth + 1)
