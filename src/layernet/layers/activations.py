@@ -16,6 +16,7 @@ from scipy.special import expit, ndtr
 from .._typing import FloatArray
 from .._validation import check_real
 from .base import Layer, describe
+from .registry import register
 
 
 class Activation(Layer):
@@ -26,6 +27,7 @@ class Activation(Layer):
     follows_input_dtype: ClassVar[bool] = True
 
 
+@register
 class Sigmoid(Activation):
     """Logistic sigmoid: ``y = 1 / (1 + exp(-x))``.
 
@@ -53,6 +55,7 @@ class Sigmoid(Activation):
         return grad
 
 
+@register
 class Identity(Activation):
     """Identity: ``y = x``.
 
@@ -75,6 +78,7 @@ class Identity(Activation):
         return grad_out
 
 
+@register
 class Tanh(Activation):
     """Hyperbolic tangent: ``y = tanh(x) = (e^x - e^-x) / (e^x + e^-x)``.
 
@@ -102,6 +106,7 @@ class Tanh(Activation):
         return grad
 
 
+@register
 class ReLU(Activation):
     """Rectified linear unit: ``y = max(x, 0)``.
 
@@ -125,6 +130,7 @@ class ReLU(Activation):
         return grad
 
 
+@register
 class LeakyReLU(Activation):
     """Leaky ReLU: ``y = x`` for ``x > 0``, ``y = negative_slope * x`` otherwise.
 
@@ -162,6 +168,7 @@ class LeakyReLU(Activation):
         return f"LeakyReLU(negative_slope={self.negative_slope})"
 
 
+@register
 class ELU(Activation):
     """Exponential linear unit: ``y = x`` for ``x > 0``, ``y = alpha * (exp(x) - 1)`` otherwise.
 
@@ -218,6 +225,7 @@ _GELU_TANH_SATURATED = 10.0
 _GELU_DENSITY_ZERO = 40.0
 
 
+@register
 class GELU(Activation):
     """Gaussian error linear unit: ``y = x * Phi(x)``, ``Phi`` the standard normal CDF.
 
@@ -301,6 +309,7 @@ class GELU(Activation):
         return f"GELU(approximate={self.approximate!r})"
 
 
+@register
 class Softplus(Activation):
     """Softplus: ``y = log(1 + exp(beta * x)) / beta``, linear above a threshold.
 
@@ -353,6 +362,7 @@ class Softplus(Activation):
         return f"Softplus(beta={self.beta}, threshold={self.threshold})"
 
 
+@register
 class Softmax(Activation):
     """Softmax along ``axis``: ``y_i = exp(x_i) / sum_j exp(x_j)``.
 

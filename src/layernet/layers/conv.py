@@ -22,6 +22,7 @@ from ._windows import (
     too_small_message,
 )
 from .base import Layer
+from .registry import register
 
 IntOrTuple = int | Sequence[int]
 """A size given once for every spatial axis (``3``) or per axis (``(3, 5)``)."""
@@ -283,6 +284,7 @@ class _ConvNd(Layer):
         )
 
 
+@register
 class Conv1d(_ConvNd):
     """1-D convolution over ``(batch, in_channels, length)`` (torch's ``Conv1d``).
 
@@ -321,6 +323,7 @@ class Conv1d(_ConvNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class Conv2d(_ConvNd):
     """2-D convolution over ``(batch, in_channels, height, width)`` (torch's ``Conv2d``).
 

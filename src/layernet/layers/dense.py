@@ -12,8 +12,10 @@ from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
 from .base import Layer
+from .registry import register
 
 
+@register
 class Dense(Layer):
     """Fully connected layer: ``y = x @ W + b``.
 

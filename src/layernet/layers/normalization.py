@@ -11,8 +11,10 @@ from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import check_positive_int, check_real
 from ..parameter import Parameter
 from .base import Layer, describe
+from .registry import register
 
 
+@register
 class BatchNorm1d(Layer):
     """Batch normalization over the batch (and length) axes, as torch's ``BatchNorm1d``.
 
@@ -175,6 +177,7 @@ class BatchNorm1d(Layer):
         return f"BatchNorm1d({self.num_features})"
 
 
+@register
 class LayerNorm(Layer):
     """Layer normalization over the last axis, as torch's ``LayerNorm(num_features)``.
 

@@ -20,6 +20,7 @@ from ._windows import (
     too_small_message,
 )
 from .base import Layer
+from .registry import register
 
 IntOrTuple = int | Sequence[int]
 """A size given once for every spatial axis (``2``) or per axis (``(2, 3)``)."""
@@ -218,6 +219,7 @@ class _AvgPoolNd(_PoolNd):
         return _from_pool_major(dx_t, batch, channels)
 
 
+@register
 class MaxPool1d(_MaxPoolNd):
     """1-D max pooling over ``(batch, channels, length)`` (torch's ``MaxPool1d``).
 
@@ -242,6 +244,7 @@ class MaxPool1d(_MaxPoolNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling over ``(batch, channels, height, width)`` (torch's ``MaxPool2d``).
 
@@ -270,6 +273,7 @@ class MaxPool2d(_MaxPoolNd):
     n_spatial: ClassVar[int] = 2
 
 
+@register
 class AvgPool1d(_AvgPoolNd):
     """1-D average pooling over ``(batch, channels, length)`` (torch's ``AvgPool1d``).
 
@@ -294,6 +298,7 @@ class AvgPool1d(_AvgPoolNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling over ``(batch, channels, height, width)`` (torch's ``AvgPool2d``).
 
@@ -357,6 +362,7 @@ class _GlobalAvgPoolNd(_Parameterless):
         return f"{type(self).__name__}()"
 
 
+@register
 class GlobalAvgPool1d(_GlobalAvgPoolNd):
     """Mean over the length: ``y[n, c] = (1 / L) sum_i x[n, c, i]``.
 
@@ -366,6 +372,7 @@ class GlobalAvgPool1d(_GlobalAvgPoolNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class GlobalAvgPool2d(_GlobalAvgPoolNd):
     """Mean over the image: ``y[n, c] = (1 / (H W)) sum_{i, j} x[n, c, i, j]``.
 

@@ -9,8 +9,10 @@ import numpy as np
 from .._typing import FloatArray
 from .._validation import RngLike, as_generator, check_real
 from .base import Layer
+from .registry import register
 
 
+@register
 class Dropout(Layer):
     """Inverted dropout: in training, zero each input with probability ``p``, scale the rest.
 

@@ -7,8 +7,10 @@ from typing import ClassVar
 
 from .._typing import FloatArray, Shape
 from .base import Layer, describe
+from .registry import register
 
 
+@register
 class Flatten(Layer):
     """Flatten every axis after the batch axis: ``(batch, d1, d2, ...) -> (batch, d1*d2*...)``.
 
