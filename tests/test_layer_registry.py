@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 import layernet
+import layernet.layers
 from layernet import Layer
 from layernet.layers.registry import registered_layers
 
