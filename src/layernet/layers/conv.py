@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -229,11 +229,6 @@ class _ConvNd(Layer):
         return grad_in
 
     # -- structure -----------------------------------------------------------------
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "weight", self.weight
-        if self.use_bias:
-            yield prefix + "bias", self.bias
 
     def get_config(self) -> dict[str, Any]:
         return {

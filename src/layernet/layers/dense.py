@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -124,11 +123,6 @@ class Dense(Layer):
         np.matmul(x.T, grad_out, out=self.weight.grad)
         if self.use_bias:
             np.add.reduce(grad_out, axis=0, out=self.bias.grad)
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "weight", self.weight
-        if self.use_bias:
-            yield prefix + "bias", self.bias
 
     def get_config(self) -> dict[str, Any]:
         return {

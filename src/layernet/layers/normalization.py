@@ -145,13 +145,9 @@ class BatchNorm1d(Layer):
         grad *= (scale / n).reshape(view)
         return grad
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "gamma", self.gamma
-        yield prefix + "beta", self.beta
-
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
-        yield prefix + "running_mean", self.running_mean
-        yield prefix + "running_var", self.running_var
+    def own_buffers(self) -> Iterator[tuple[str, FloatArray]]:
+        yield "running_mean", self.running_mean
+        yield "running_var", self.running_var
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -253,10 +249,6 @@ class LayerNorm(Layer):
         h -= x_hat * proj
         h *= inv_std
         return h
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "gamma", self.gamma
-        yield prefix + "beta", self.beta
 
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
