@@ -20,11 +20,22 @@ from .registry import register
 
 
 class Activation(Layer):
-    """Base for parameter-free, shape-preserving, element-wise layers."""
+    """Base for parameter-free, shape-preserving, element-wise layers.
+
+    A subclass names its constructor arguments in ``hyperparameters``: they
+    are its config and its repr (``LeakyReLU(negative_slope=0.01)``).
+    """
 
     shape_preserving: ClassVar[bool] = True
-
     follows_input_dtype: ClassVar[bool] = True
+    hyperparameters: ClassVar[tuple[str, ...]] = ()
+
+    def get_config(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.hyperparameters}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={value!r}" for name, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 @register
@@ -36,6 +47,8 @@ class Sigmoid(Activation):
     Backward: ``dy/dx = y * (1 - y)``, so ``dL/dx = g * y * (1 - y)``;
     the layer caches its output ``y`` rather than its input.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self) -> None:
         self._y: FloatArray | None = None
@@ -65,15 +78,17 @@ class Identity(Activation):
     Backward: ``dy/dx = 1``, so ``dL/dx = g``.
     """
 
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
+
     def __init__(self) -> None:
-        self._ran = False
+        self._in_shape: tuple[int, ...] | None = None
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._ran = True
+        self._in_shape = x.shape
         return x
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if not self._ran:
+        if self._in_shape is None:
             raise self._not_run_yet()
         return grad_out
 
@@ -87,6 +102,8 @@ class Tanh(Activation):
     Backward: ``dy/dx = 1 - y**2``, so ``dL/dx = g * (1 - y**2)``; the layer
     caches its output ``y``.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self) -> None:
         self._y: FloatArray | None = None
@@ -113,6 +130,8 @@ class ReLU(Activation):
     Backward: ``dy/dx = 1`` where ``x > 0`` and ``0`` elsewhere (torch's
     choice at the kink ``x = 0``), so ``dL/dx = g * (x > 0)``.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self) -> None:
         self._x: FloatArray | None = None
@@ -145,6 +164,9 @@ class LeakyReLU(Activation):
     ``dL/dx = g * where(x > 0, 1, negative_slope)``.
     """
 
+    hyperparameters: ClassVar[tuple[str, ...]] = ("negative_slope",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
+
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope: float = check_real(negative_slope, "negative_slope", "LeakyReLU")
         self._x: FloatArray | None = None
@@ -160,12 +182,6 @@ class LeakyReLU(Activation):
             raise self._not_run_yet()
         grad: FloatArray = np.where(x > 0, grad_out, grad_out * self.negative_slope)
         return grad
-
-    def get_config(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
-
-    def __repr__(self) -> str:
-        return f"LeakyReLU(negative_slope={self.negative_slope})"
 
 
 @register
@@ -185,6 +201,9 @@ class ELU(Activation):
     Backward: ``dy/dx = 1`` for ``x > 0`` and ``alpha * exp(x) = y + alpha``
     otherwise, so ``dL/dx = g * where(x > 0, 1, y + alpha)``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("alpha",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x", "_y")
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha: float = check_real(alpha, "alpha", "ELU")
@@ -206,12 +225,6 @@ class ELU(Activation):
         slope = y + self.alpha
         grad: FloatArray = np.where(x > 0, grad_out, grad_out * slope)
         return grad
-
-    def get_config(self) -> dict[str, Any]:
-        return {"alpha": self.alpha}
-
-    def __repr__(self) -> str:
-        return f"ELU(alpha={self.alpha})"
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -244,6 +257,9 @@ class GELU(Activation):
     ``t = tanh(u)``, ``u = k (x + 0.044715 x**3)``:
     ``dy/dx = (1 + t) / 2 + x (1 - t**2) k (1 + 3 * 0.044715 x**2) / 2``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("approximate",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
@@ -302,12 +318,6 @@ class GELU(Activation):
         t *= grad_out
         return t
 
-    def get_config(self) -> dict[str, Any]:
-        return {"approximate": self.approximate}
-
-    def __repr__(self) -> str:
-        return f"GELU(approximate={self.approximate!r})"
-
 
 @register
 class Softplus(Activation):
@@ -329,6 +339,9 @@ class Softplus(Activation):
     Backward: ``dy/dx = exp(beta x) / (1 + exp(beta x)) = sigmoid(beta * x)``
     (1 in the linear region), so ``dL/dx = g * expit(beta * x)``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("beta", "threshold")
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_bx",)
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         self.beta = check_real(beta, "beta", "Softplus")
@@ -355,12 +368,6 @@ class Softplus(Activation):
         slope *= grad_out
         return slope
 
-    def get_config(self) -> dict[str, Any]:
-        return {"beta": self.beta, "threshold": self.threshold}
-
-    def __repr__(self) -> str:
-        return f"Softplus(beta={self.beta}, threshold={self.threshold})"
-
 
 @register
 class Softmax(Activation):
@@ -381,6 +388,9 @@ class Softmax(Activation):
     Backward: the Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so
     ``dL/dx = y * (g - sum(g * y, axis))``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("axis",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self, axis: int = -1) -> None:
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
@@ -421,9 +431,3 @@ class Softmax(Activation):
                 f"{describe(self, position)}: axis {axis} is the batch axis of input of shape "
                 f"{shape}; the softmax must run over a feature axis (input needs 2+ dimensions)"
             )
-
-    def get_config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
-
-    def __repr__(self) -> str:
-        return f"Softmax(axis={self.axis})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -51,6 +51,8 @@ class Dense(Layer):
     - ``dL/db = g.sum(axis=0)``  (the bias feeds every sample),
     - ``dL/dx = g @ W.T``.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     in_features: int
     out_features: int

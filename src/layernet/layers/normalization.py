@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
+from .._typing import DTypeLike, FloatArray, as_float_dtype
 from .._validation import check_positive_int, check_real
 from ..parameter import Parameter
-from .base import Layer, describe
+from .base import Layer
 from .registry import register
+from .spec import InputSpec
 
 
 @register
@@ -60,6 +61,7 @@ class BatchNorm1d(Layer):
     """
 
     shape_preserving: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
     num_features: int
     momentum: float
     eps: float
@@ -127,9 +129,10 @@ class BatchNorm1d(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             raise self._not_run_yet()
-        x_hat, inv_std, training = self._cache
+        x_hat, inv_std, training = cache
         axes = (0,) if grad_out.ndim == 2 else (0, 2)
         view = (1, -1) if grad_out.ndim == 2 else (1, -1, 1)
         np.sum(grad_out, axis=axes, out=self.beta.grad)
@@ -157,17 +160,10 @@ class BatchNorm1d(Layer):
             "dtype": self.dtype.name,
         }
 
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        if len(shape) in (2, 3) and shape[1] == self.num_features:
-            return
-        c = self.num_features
-        raise ValueError(
-            f"{describe(self, position)}: expected input of shape (batch, {c}) or "
-            f"(batch, {c}, length), got {shape}"
-        )
-
-    def output_shape(self, input_shape: Shape | None) -> Shape | None:
-        return input_shape
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, C)`` or ``(batch, C, length)``."""
+        return InputSpec(min_rank=1, max_rank=2, axes={0: self.num_features})
 
     def __repr__(self) -> str:
         return f"BatchNorm1d({self.num_features})"
@@ -208,6 +204,7 @@ class LayerNorm(Layer):
     """
 
     shape_preserving: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
     num_features: int
     eps: float
     gamma: Parameter
@@ -237,9 +234,10 @@ class LayerNorm(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             raise self._not_run_yet()
-        x_hat, inv_std = self._cache
+        x_hat, inv_std = cache
         c = self.num_features
         np.sum(grad_out.reshape(-1, c), axis=0, out=self.beta.grad)
         np.sum((grad_out * x_hat).reshape(-1, c), axis=0, out=self.gamma.grad)
@@ -253,16 +251,10 @@ class LayerNorm(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
 
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        if len(shape) >= 2 and shape[-1] == self.num_features:
-            return
-        raise ValueError(
-            f"{describe(self, position)}: expected input of shape (batch, ..., "
-            f"{self.num_features}) (normalized over the last axis), got {shape}"
-        )
-
-    def output_shape(self, input_shape: Shape | None) -> Shape | None:
-        return input_shape
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, ..., C)``: normalized over the last axis."""
+        return InputSpec(min_rank=1, axes={-1: self.num_features})
 
     def __repr__(self) -> str:
         return f"LayerNorm({self.num_features})"
