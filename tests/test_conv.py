@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import layernet
 from layernet import Conv1d, Conv2d
+from layernet.layers.spec import InputSpec
 
 
 def reference_conv2d(
@@ -165,7 +166,7 @@ def test_output_shapes_follow_torch_formula(h: int, k: int, s: int, p: int, d: i
 
 def test_output_shape_with_unknown_sizes() -> None:
     layer = Conv2d(3, 8, 3, padding=1, rng=0)
-    assert layer.input_spec == (3, None, None)
+    assert layer.input_spec == InputSpec.of_shape((3, None, None))
     assert layer.output_shape(None) == (8, None, None)
     assert layer.output_shape((3, None, 10)) == (8, None, 10)
     assert Conv1d(3, 8, 3, rng=0).output_shape((3, None)) == (8, None)
@@ -355,7 +356,8 @@ def test_channels_that_do_not_match_name_the_layer_and_the_fix() -> None:
     with pytest.raises(
         ValueError,
         match=r"Conv2d\(3 -> 8, kernel_size=\(3, 3\)\): expected input of shape "
-        r"\(batch, 3, \?, \?\) with 3 channels .*got \(2, 5, 8, 8\) with 5.*in_channels=5",
+        r"\(batch, 3, \?, \?\), got \(2, 5, 8, 8\); the input has 5 channels where 3 are "
+        r"expected \(channels first\).*in_channels=5",
     ):
         layer(np.zeros((2, 5, 8, 8)))
     with pytest.raises(ValueError, match=r"x.transpose\(0, 3, 1, 2\)"):

@@ -78,6 +78,16 @@ class Parameter:
         """The dtype of ``value`` (and ``grad``)."""
         return self.value.dtype
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle ``value`` and ``name`` only: ``grad`` is overwritten by every backward."""
+        return {"value": self.value, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore ``value`` and ``name``; ``grad`` comes back as zeros like ``value``."""
+        self.value = state["value"]
+        self.name = state["name"]
+        self.grad = np.zeros_like(self.value)
+
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
 

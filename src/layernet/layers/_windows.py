@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import itertools
 import numbers
+from abc import abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .._typing import Shape
-from .._validation import format_shape
 from .base import Layer, describe
+from .spec import InputSpec, as_spec
 
 Pair = tuple[int, ...]
 
@@ -202,40 +204,85 @@ def too_small_message(
     )
 
 
-def check_window_input(
-    layer: Layer,
-    shape: tuple[int, ...],
-    position: int | None,
-    channels: int | None,
-    geometry: Geometry,
-) -> None:
-    """Check a batch ``(batch, channels, *spatial)`` for a convolution or pooling layer.
+class ChannelsFirst(Layer):
+    """A layer over channels-first batches ``(batch, channels, *spatial)``.
 
-    Raises
-    ------
-    ValueError
-        For the wrong number of axes (a missing batch axis says so), channels
-        that differ from ``channels``, or a kernel larger than the padded input.
+    ``n_spatial`` (1 or 2) is the number of spatial axes. The accepted shapes
+    are declared once, by :attr:`input_spec` (any channel count here; a
+    convolution pins it); a batch that does not fit gets the spec's message
+    plus a hint on the channels-first layout.
     """
-    nd = len(geometry.kernel)
-    spec: Shape = (channels, *(None,) * nd)
-    expected = format_shape(spec)
-    if len(shape) != nd + 2:
-        message = f"{describe(layer, position)}: expected input of shape {expected}, got {shape}"
-        if len(shape) == nd + 1:
-            message += (
-                "; a single sample must still carry the batch axis: use x[np.newaxis] "
-                "(or x.reshape(1, *x.shape))"
-            )
-        elif len(shape) < nd + 1:
-            message += f"; channels come first, then {nd} spatial axis/axes"
-        raise ValueError(message)
-    if channels is not None and shape[1] != channels:
-        raise ValueError(
-            f"{describe(layer, position)}: expected input of shape {expected} with {channels} "
-            f"channels (channels first), got {shape} with {shape[1]}; build the layer with "
-            f"in_channels={shape[1]} or transpose channels-last input with "
-            f"x.transpose(0, {nd + 1}, {', '.join(str(i) for i in range(1, nd + 1))})"
+
+    n_spatial: ClassVar[int]
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec(1 + self.n_spatial)
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        try:
+            super().check_input(shape, position)
+        except ValueError as error:
+            raise ValueError(f"{error}{self._layout_hint(shape)}") from None
+
+    def _layout_hint(self, shape: tuple[int, ...]) -> str:
+        """What to change in an input of ``shape`` that the spec rejected ("" if nothing to add)."""
+        nd = self.n_spatial
+        if len(shape) < nd + 1:
+            return f"; channels come first, then {nd} spatial axis/axes"
+        spec = as_spec(self.input_spec)
+        channels = None if spec is None else dict(spec.axes).get(0)
+        if len(shape) != nd + 2 or channels is None or shape[1] == channels:
+            return ""
+        return (
+            f"; the input has {shape[1]} channels where {channels} are expected (channels "
+            f"first): build the layer with in_channels={shape[1]}, or transpose channels-last "
+            f"input with x.transpose(0, {nd + 1}, {', '.join(str(i) for i in range(1, nd + 1))})"
         )
-    if not geometry.fits(shape[2:]):
-        raise ValueError(too_small_message(layer, shape[2:], position, geometry, shape))
+
+
+class SlidingWindow(ChannelsFirst):
+    """A channels-first layer that slides a window of :class:`Geometry` over the spatial axes.
+
+    Besides the spec, a batch is rejected when the (dilated) kernel does not
+    fit inside the padded input. Each subclass turns :func:`offset_plan` into
+    the indices its forward and backward loop over (:meth:`_make_plan`); that
+    plan depends on the spatial size only, not on the batch, and is kept per
+    spatial size.
+    """
+
+    geometry: Geometry
+
+    def __init__(self, geometry: Geometry) -> None:
+        self.geometry = geometry
+        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
+
+    @abstractmethod
+    def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
+        """Per kernel offset: (index into the output side, index into the input side)."""
+
+    def _plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
+        plan = self._plans.get(spatial)
+        if plan is None:
+            plan = self._plans[spatial] = self._make_plan(spatial)
+        return plan
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        super().check_input(shape, position)
+        if not self.geometry.fits(shape[2:]):
+            raise ValueError(too_small_message(self, shape[2:], position, self.geometry, shape))
+
+    def _output_spatial(self, input_shape: Shape | None) -> Shape:
+        """Spatial output sizes for a per-sample input shape (``None`` where unknown).
+
+        Raises
+        ------
+        ValueError
+            If the kernel is larger than the padded input along a known axis.
+        """
+        spatial: Shape = (None,) * self.n_spatial
+        if input_shape is not None and len(input_shape) == 1 + self.n_spatial:
+            spatial = input_shape[1:]
+        if not self.geometry.fits(spatial):
+            raise ValueError(too_small_message(self, spatial, None, self.geometry))
+        return self.geometry.output(spatial)

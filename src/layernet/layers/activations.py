@@ -16,16 +16,29 @@ from scipy.special import expit, ndtr
 from .._typing import FloatArray
 from .._validation import check_real
 from .base import Layer, describe
+from .registry import register
 
 
 class Activation(Layer):
-    """Base for parameter-free, shape-preserving, element-wise layers."""
+    """Base for parameter-free, shape-preserving, element-wise layers.
+
+    A subclass names its constructor arguments in ``hyperparameters``: they
+    are its config and its repr (``LeakyReLU(negative_slope=0.01)``).
+    """
 
     shape_preserving: ClassVar[bool] = True
-
     follows_input_dtype: ClassVar[bool] = True
+    hyperparameters: ClassVar[tuple[str, ...]] = ()
+
+    def get_config(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.hyperparameters}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={value!r}" for name, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
+@register
 class Sigmoid(Activation):
     """Logistic sigmoid: ``y = 1 / (1 + exp(-x))``.
 
@@ -34,6 +47,8 @@ class Sigmoid(Activation):
     Backward: ``dy/dx = y * (1 - y)``, so ``dL/dx = g * y * (1 - y)``;
     the layer caches its output ``y`` rather than its input.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self) -> None:
         self._y: FloatArray | None = None
@@ -53,6 +68,7 @@ class Sigmoid(Activation):
         return grad
 
 
+@register
 class Identity(Activation):
     """Identity: ``y = x``.
 
@@ -62,19 +78,22 @@ class Identity(Activation):
     Backward: ``dy/dx = 1``, so ``dL/dx = g``.
     """
 
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
+
     def __init__(self) -> None:
-        self._ran = False
+        self._in_shape: tuple[int, ...] | None = None
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._ran = True
+        self._in_shape = x.shape
         return x
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if not self._ran:
+        if self._in_shape is None:
             raise self._not_run_yet()
         return grad_out
 
 
+@register
 class Tanh(Activation):
     """Hyperbolic tangent: ``y = tanh(x) = (e^x - e^-x) / (e^x + e^-x)``.
 
@@ -83,6 +102,8 @@ class Tanh(Activation):
     Backward: ``dy/dx = 1 - y**2``, so ``dL/dx = g * (1 - y**2)``; the layer
     caches its output ``y``.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self) -> None:
         self._y: FloatArray | None = None
@@ -102,12 +123,15 @@ class Tanh(Activation):
         return grad
 
 
+@register
 class ReLU(Activation):
     """Rectified linear unit: ``y = max(x, 0)``.
 
     Backward: ``dy/dx = 1`` where ``x > 0`` and ``0`` elsewhere (torch's
     choice at the kink ``x = 0``), so ``dL/dx = g * (x > 0)``.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self) -> None:
         self._x: FloatArray | None = None
@@ -125,6 +149,7 @@ class ReLU(Activation):
         return grad
 
 
+@register
 class LeakyReLU(Activation):
     """Leaky ReLU: ``y = x`` for ``x > 0``, ``y = negative_slope * x`` otherwise.
 
@@ -138,6 +163,9 @@ class LeakyReLU(Activation):
     Backward: ``dy/dx = 1`` for ``x > 0``, ``negative_slope`` otherwise, so
     ``dL/dx = g * where(x > 0, 1, negative_slope)``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("negative_slope",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope: float = check_real(negative_slope, "negative_slope", "LeakyReLU")
@@ -155,13 +183,8 @@ class LeakyReLU(Activation):
         grad: FloatArray = np.where(x > 0, grad_out, grad_out * self.negative_slope)
         return grad
 
-    def get_config(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
 
-    def __repr__(self) -> str:
-        return f"LeakyReLU(negative_slope={self.negative_slope})"
-
-
+@register
 class ELU(Activation):
     """Exponential linear unit: ``y = x`` for ``x > 0``, ``y = alpha * (exp(x) - 1)`` otherwise.
 
@@ -178,6 +201,9 @@ class ELU(Activation):
     Backward: ``dy/dx = 1`` for ``x > 0`` and ``alpha * exp(x) = y + alpha``
     otherwise, so ``dL/dx = g * where(x > 0, 1, y + alpha)``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("alpha",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x", "_y")
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha: float = check_real(alpha, "alpha", "ELU")
@@ -200,12 +226,6 @@ class ELU(Activation):
         grad: FloatArray = np.where(x > 0, grad_out, grad_out * slope)
         return grad
 
-    def get_config(self) -> dict[str, Any]:
-        return {"alpha": self.alpha}
-
-    def __repr__(self) -> str:
-        return f"ELU(alpha={self.alpha})"
-
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -218,6 +238,7 @@ _GELU_TANH_SATURATED = 10.0
 _GELU_DENSITY_ZERO = 40.0
 
 
+@register
 class GELU(Activation):
     """Gaussian error linear unit: ``y = x * Phi(x)``, ``Phi`` the standard normal CDF.
 
@@ -236,6 +257,9 @@ class GELU(Activation):
     ``t = tanh(u)``, ``u = k (x + 0.044715 x**3)``:
     ``dy/dx = (1 + t) / 2 + x (1 - t**2) k (1 + 3 * 0.044715 x**2) / 2``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("approximate",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
@@ -294,13 +318,8 @@ class GELU(Activation):
         t *= grad_out
         return t
 
-    def get_config(self) -> dict[str, Any]:
-        return {"approximate": self.approximate}
 
-    def __repr__(self) -> str:
-        return f"GELU(approximate={self.approximate!r})"
-
-
+@register
 class Softplus(Activation):
     """Softplus: ``y = log(1 + exp(beta * x)) / beta``, linear above a threshold.
 
@@ -320,6 +339,9 @@ class Softplus(Activation):
     Backward: ``dy/dx = exp(beta x) / (1 + exp(beta x)) = sigmoid(beta * x)``
     (1 in the linear region), so ``dL/dx = g * expit(beta * x)``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("beta", "threshold")
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_bx",)
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         self.beta = check_real(beta, "beta", "Softplus")
@@ -346,13 +368,8 @@ class Softplus(Activation):
         slope *= grad_out
         return slope
 
-    def get_config(self) -> dict[str, Any]:
-        return {"beta": self.beta, "threshold": self.threshold}
 
-    def __repr__(self) -> str:
-        return f"Softplus(beta={self.beta}, threshold={self.threshold})"
-
-
+@register
 class Softmax(Activation):
     """Softmax along ``axis``: ``y_i = exp(x_i) / sum_j exp(x_j)``.
 
@@ -371,6 +388,9 @@ class Softmax(Activation):
     Backward: the Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so
     ``dL/dx = y * (g - sum(g * y, axis))``.
     """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("axis",)
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self, axis: int = -1) -> None:
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
@@ -411,9 +431,3 @@ class Softmax(Activation):
                 f"{describe(self, position)}: axis {axis} is the batch axis of input of shape "
                 f"{shape}; the softmax must run over a feature axis (input needs 2+ dimensions)"
             )
-
-    def get_config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
-
-    def __repr__(self) -> str:
-        return f"Softmax(axis={self.axis})"

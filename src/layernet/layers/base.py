@@ -284,10 +284,12 @@ def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None
     if spec is None or spec.fits(shape[1:]):
         return
     message = f"{describe(layer, position)}: expected input of shape {spec}, got {shape}"
-    if spec.fits(shape):
-        message += (
-            "; a single sample must still carry the batch axis: reshape it with "
-            "x.reshape(1, -1) (or x.reshape(-1, 1) if it holds one feature per sample)"
+    if spec.fits(shape) or len(shape) == spec.min_rank:  # one axis short: a lone sample?
+        message += "; a single sample must still carry the batch axis: " + (
+            "reshape it with x.reshape(1, -1) (or x.reshape(-1, 1) if it holds one feature "
+            "per sample)"
+            if len(shape) == 1
+            else "use x[np.newaxis] (or x.reshape(1, *x.shape))"
         )
     raise ValueError(message)
 

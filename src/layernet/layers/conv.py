@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -11,17 +11,9 @@ from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
-from ._windows import (
-    Geometry,
-    Index,
-    as_tuple,
-    check_window_input,
-    offset_plan,
-    plain,
-    show,
-    too_small_message,
-)
-from .base import Layer
+from ._windows import Geometry, Index, SlidingWindow, as_tuple, offset_plan, plain, show
+from .registry import register
+from .spec import InputSpec
 
 IntOrTuple = int | Sequence[int]
 """A size given once for every spatial axis (``3``) or per axis (``(3, 5)``)."""
@@ -30,7 +22,24 @@ PaddingLike = int | Sequence[int] | str
 """Zero padding: an int, one int per axis, ``"same"`` (stride 1 only) or ``"valid"`` (none)."""
 
 
-class _ConvNd(Layer):
+class _Workspace(NamedTuple):
+    """The buffers one batch shape needs, batch axis last (see ``_ConvNd._workspace``)."""
+
+    shape: tuple[int, ...]
+    """The input batch shape they were allocated for."""
+    x_t: FloatArray
+    """``(C_in, *spatial, batch)``: the input; backward reuses it for ``dL/dx``."""
+    cols: FloatArray
+    """``(C_in, *kernel, *out, batch)``: im2col of the input."""
+    dcols: FloatArray
+    """Like ``cols``: ``dL/dcols`` in backward."""
+    y_t: FloatArray
+    """``(C_out, *out, batch)``: the output before its transpose."""
+    grad_t: FloatArray
+    """Like ``y_t``: ``dL/dy`` in backward."""
+
+
+class _ConvNd(SlidingWindow):
     """The N-d convolution shared by :class:`Conv1d` and :class:`Conv2d`.
 
     Notation for one spatial axis (``Conv2d`` has two, ``Conv1d`` one): input
@@ -61,7 +70,7 @@ class _ConvNd(Layer):
       padding are dropped).
     """
 
-    n_spatial: ClassVar[int]
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_work",)
 
     in_channels: int
     out_channels: int
@@ -116,7 +125,7 @@ class _ConvNd(Layer):
         else:
             lo = hi = as_tuple(padding, nd, "padding", name, minimum=0)
             self.padding = lo
-        self.geometry = Geometry(self.kernel_size, self.stride, self.dilation, lo, hi)
+        super().__init__(Geometry(self.kernel_size, self.stride, self.dilation, lo, hi))
         self.dtype = as_float_dtype(dtype)
         self.weight_init = get_initializer(weight_init, argument=f"{name}: weight_init")
         self.bias_init = get_initializer(bias_init, argument=f"{name}: bias_init")
@@ -124,10 +133,7 @@ class _ConvNd(Layer):
         self.weight = Parameter(np.zeros(shape, dtype=self.dtype), name="weight")
         self.use_bias = check_bool(bias, "bias", name)
         self.bias = Parameter(np.zeros(self.out_channels, dtype=self.dtype), name="bias")
-        self._in_shape: tuple[int, ...] | None = None
-        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
-        self._work_shape: tuple[int, ...] = ()
-        self._x_t = self._cols = self._dcols = self._y_t = self._grad_t = np.zeros(0, self.dtype)
+        self._work: _Workspace | None = None
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: RngLike = None) -> None:
@@ -150,40 +156,47 @@ class _ConvNd(Layer):
 
     # -- the maths -----------------------------------------------------------------
 
-    def _workspace(self, shape: tuple[int, ...]) -> list[tuple[Index, Index]]:
-        """The offset plan for a batch of ``shape``; (re)allocates the buffers on a new shape.
+    def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
+        """Per kernel offset, the index into ``cols`` and the index into ``x_t`` it copies."""
+        every: Index = (slice(None),)
+        return [
+            (every + offset + dst, every + src)
+            for offset, src, dst in offset_plan(spatial, self.geometry)
+        ]
+
+    def _workspace(self, shape: tuple[int, ...]) -> _Workspace:
+        """The buffers for a batch of ``shape``: last forward's if the shape is the same.
 
         Inside, the batch axis goes last, ``(C, *spatial, batch)``: every copy in
         im2col and col2im then moves runs of at least ``batch`` contiguous
         numbers instead of rows of the (small) image width. ``cols`` is zeroed
         only when allocated: forward writes the same entries every time, so
-        those that stand for padding stay zero.
+        those that stand for padding stay zero. The workspace is the cache
+        that backward reads (``clear_cache`` drops it).
         """
+        work = self._work
+        if work is not None and work.shape == shape:
+            return work
         spatial = shape[2:]
-        plan = self._plans.get(spatial)
-        if plan is None:  # (index into cols, index into the input) per kernel offset
-            every: Index = (slice(None),)
-            plan = self._plans[spatial] = [
-                (every + offset + dst, every + src)
-                for offset, src, dst in offset_plan(spatial, self.geometry)
-            ]
-        if shape != self._work_shape:
-            out = tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
-            batch, dtype = shape[0], self.dtype
-            self._x_t = np.empty((self.in_channels, *spatial, batch), dtype=dtype)
-            self._cols = np.zeros((self.in_channels, *self.kernel_size, *out, batch), dtype=dtype)
-            self._dcols = np.empty_like(self._cols)
-            self._y_t = np.empty((self.out_channels, *out, batch), dtype=dtype)
-            self._grad_t = np.empty_like(self._y_t)
-            self._work_shape = shape
-        return plan
+        out = tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
+        batch, dtype = shape[0], self.dtype
+        cols = np.zeros((self.in_channels, *self.kernel_size, *out, batch), dtype=dtype)
+        y_t = np.empty((self.out_channels, *out, batch), dtype=dtype)
+        return _Workspace(
+            shape,
+            x_t=np.empty((self.in_channels, *spatial, batch), dtype=dtype),
+            cols=cols,
+            dcols=np.empty_like(cols),
+            y_t=y_t,
+            grad_t=np.empty_like(y_t),
+        )
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         nd = self.n_spatial
-        plan = self._workspace(x.shape)
-        x_t, cols, y_t = self._x_t, self._cols, self._y_t
+        work = self._work = self._workspace(x.shape)
+        x_t, cols, y_t = work.x_t, work.cols, work.y_t
         np.copyto(x_t, x.transpose(*range(1, nd + 2), 0))  # (C, *spatial, batch)
-        for at_cols, at_x in plan:  # im2col: cols[c, *offset, *out, n]
+        for at_cols, at_x in self._plan(x.shape[2:]):  # im2col: cols[c, *offset, *out, n]
             np.copyto(cols[at_cols], x_t[at_x])
         c_out = self.out_channels
         weight = self.weight.value.reshape(c_out, -1)
@@ -197,16 +210,14 @@ class _ConvNd(Layer):
             np.add(y_t.transpose(from_t), self.bias.value.reshape(c_out, *(1,) * nd), out=y)
         else:
             np.copyto(y, y_t.transpose(from_t))
-        self._in_shape = x.shape
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        shape = self._in_shape
-        if shape is None:
+        work = self._work
+        if work is None:
             raise self._not_run_yet()
         nd = self.n_spatial
-        plan = self._plans[shape[2:]]
-        cols, dcols, grad_t, dx_t = self._cols, self._dcols, self._grad_t, self._x_t
+        cols, dcols, grad_t, dx_t = work.cols, work.dcols, work.grad_t, work.x_t
         c_out = self.out_channels
         np.copyto(grad_t, grad_out.transpose(*range(1, nd + 2), 0))  # (C_out, *out, batch)
         positions = int(np.prod(grad_t.shape[1:]))  # batch * prod(out); explicit for batch 0
@@ -219,7 +230,7 @@ class _ConvNd(Layer):
             np.sum(g, axis=1, out=self.bias.grad)
         np.matmul(weight.T, g, out=dcols.reshape(weight.shape[1], positions))
         dx_t.fill(0.0)  # forward is done with x_t: reuse it for dL/dx
-        for at_cols, at_x in plan:  # col2im: add each entry back where it was copied from
+        for at_cols, at_x in self._plan(work.shape[2:]):  # col2im: add each back where it came from
             view = dx_t[at_x]
             np.add(view, dcols[at_cols], out=view)
         # Always a copy: with batch 1 the transpose is already contiguous, and a view of
@@ -228,11 +239,6 @@ class _ConvNd(Layer):
         return grad_in
 
     # -- structure -----------------------------------------------------------------
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "weight", self.weight
-        if self.use_bias:
-            yield prefix + "bias", self.bias
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -247,22 +253,11 @@ class _ConvNd(Layer):
         }
 
     @property
-    def input_spec(self) -> Shape:
-        return (self.in_channels, *(None,) * self.n_spatial)
+    def input_spec(self) -> InputSpec:
+        return InputSpec(1 + self.n_spatial, axes={0: self.in_channels})
 
     def output_shape(self, input_shape: Shape | None) -> Shape:
-        spatial: Shape = (None,) * self.n_spatial
-        if input_shape is not None and len(input_shape) == 1 + self.n_spatial:
-            spatial = input_shape[1:]
-        if not self.geometry.fits(spatial):
-            raise ValueError(self._too_small(spatial, None))
-        return (self.out_channels, *self.geometry.output(spatial))
-
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        check_window_input(self, shape, position, self.in_channels, self.geometry)
-
-    def _too_small(self, spatial: Shape, position: int | None) -> str:
-        return too_small_message(self, spatial, position, self.geometry)
+        return (self.out_channels, *self._output_spatial(input_shape))
 
     def __repr__(self) -> str:
         parts = [f"kernel_size={show(self.kernel_size)}"]
@@ -283,6 +278,7 @@ class _ConvNd(Layer):
         )
 
 
+@register
 class Conv1d(_ConvNd):
     """1-D convolution over ``(batch, in_channels, length)`` (torch's ``Conv1d``).
 
@@ -321,6 +317,7 @@ class Conv1d(_ConvNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class Conv2d(_ConvNd):
     """2-D convolution over ``(batch, in_channels, height, width)`` (torch's ``Conv2d``).
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,8 +11,10 @@ from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
 from .base import Layer
+from .registry import register
 
 
+@register
 class Dense(Layer):
     """Fully connected layer: ``y = x @ W + b``.
 
@@ -50,6 +51,8 @@ class Dense(Layer):
     - ``dL/db = g.sum(axis=0)``  (the bias feeds every sample),
     - ``dL/dx = g @ W.T``.
     """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     in_features: int
     out_features: int
@@ -122,11 +125,6 @@ class Dense(Layer):
         np.matmul(x.T, grad_out, out=self.weight.grad)
         if self.use_bias:
             np.add.reduce(grad_out, axis=0, out=self.bias.grad)
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "weight", self.weight
-        if self.use_bias:
-            yield prefix + "bias", self.bias
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -7,12 +7,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
+from .._typing import DTypeLike, FloatArray, as_float_dtype
 from .._validation import check_positive_int, check_real
 from ..parameter import Parameter
-from .base import Layer, describe
+from .base import Layer
+from .registry import register
+from .spec import InputSpec
 
 
+@register
 class BatchNorm1d(Layer):
     """Batch normalization over the batch (and length) axes, as torch's ``BatchNorm1d``.
 
@@ -58,6 +61,7 @@ class BatchNorm1d(Layer):
     """
 
     shape_preserving: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
     num_features: int
     momentum: float
     eps: float
@@ -125,9 +129,10 @@ class BatchNorm1d(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             raise self._not_run_yet()
-        x_hat, inv_std, training = self._cache
+        x_hat, inv_std, training = cache
         axes = (0,) if grad_out.ndim == 2 else (0, 2)
         view = (1, -1) if grad_out.ndim == 2 else (1, -1, 1)
         np.sum(grad_out, axis=axes, out=self.beta.grad)
@@ -143,13 +148,9 @@ class BatchNorm1d(Layer):
         grad *= (scale / n).reshape(view)
         return grad
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "gamma", self.gamma
-        yield prefix + "beta", self.beta
-
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
-        yield prefix + "running_mean", self.running_mean
-        yield prefix + "running_var", self.running_var
+    def own_buffers(self) -> Iterator[tuple[str, FloatArray]]:
+        yield "running_mean", self.running_mean
+        yield "running_var", self.running_var
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -159,22 +160,16 @@ class BatchNorm1d(Layer):
             "dtype": self.dtype.name,
         }
 
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        if len(shape) in (2, 3) and shape[1] == self.num_features:
-            return
-        c = self.num_features
-        raise ValueError(
-            f"{describe(self, position)}: expected input of shape (batch, {c}) or "
-            f"(batch, {c}, length), got {shape}"
-        )
-
-    def output_shape(self, input_shape: Shape | None) -> Shape | None:
-        return input_shape
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, C)`` or ``(batch, C, length)``."""
+        return InputSpec(min_rank=1, max_rank=2, axes={0: self.num_features})
 
     def __repr__(self) -> str:
         return f"BatchNorm1d({self.num_features})"
 
 
+@register
 class LayerNorm(Layer):
     """Layer normalization over the last axis, as torch's ``LayerNorm(num_features)``.
 
@@ -209,6 +204,7 @@ class LayerNorm(Layer):
     """
 
     shape_preserving: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
     num_features: int
     eps: float
     gamma: Parameter
@@ -238,9 +234,10 @@ class LayerNorm(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             raise self._not_run_yet()
-        x_hat, inv_std = self._cache
+        x_hat, inv_std = cache
         c = self.num_features
         np.sum(grad_out.reshape(-1, c), axis=0, out=self.beta.grad)
         np.sum((grad_out * x_hat).reshape(-1, c), axis=0, out=self.gamma.grad)
@@ -251,23 +248,13 @@ class LayerNorm(Layer):
         h *= inv_std
         return h
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield prefix + "gamma", self.gamma
-        yield prefix + "beta", self.beta
-
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
 
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        if len(shape) >= 2 and shape[-1] == self.num_features:
-            return
-        raise ValueError(
-            f"{describe(self, position)}: expected input of shape (batch, ..., "
-            f"{self.num_features}) (normalized over the last axis), got {shape}"
-        )
-
-    def output_shape(self, input_shape: Shape | None) -> Shape | None:
-        return input_shape
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, ..., C)``: normalized over the last axis."""
+        return InputSpec(min_rank=1, axes={-1: self.num_features})
 
     def __repr__(self) -> str:
         return f"LayerNorm({self.num_features})"

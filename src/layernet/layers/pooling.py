@@ -10,27 +10,19 @@ import numpy.typing as npt
 
 from .._typing import FloatArray, Shape
 from ._windows import (
+    ChannelsFirst,
     Geometry,
     Index,
+    SlidingWindow,
     as_tuple,
-    check_window_input,
     offset_plan,
     plain,
     show,
-    too_small_message,
 )
-from .base import Layer
+from .registry import register
 
 IntOrTuple = int | Sequence[int]
 """A size given once for every spatial axis (``2``) or per axis (``(2, 3)``)."""
-
-
-class _Parameterless(Layer):
-    """Keeps float32 input float32 and converts anything else to float64, like activations."""
-
-    n_spatial: ClassVar[int]
-
-    follows_input_dtype: ClassVar[bool] = True
 
 
 def _to_pool_major(x: FloatArray) -> FloatArray:
@@ -55,7 +47,7 @@ def _from_pool_major(a: FloatArray, batch: int, channels: int) -> FloatArray:
     return out.reshape(batch, channels, *spatial)
 
 
-class _PoolNd(_Parameterless):
+class _PoolNd(SlidingWindow):
     """Window pooling shared by the max and average pools.
 
     Along each spatial axis of length ``L``, with kernel ``k``, stride ``s``
@@ -68,6 +60,9 @@ class _PoolNd(_Parameterless):
     in a pool-major layout ``(*spatial, batch * channels)``; windows' parts
     that fall on padding are skipped rather than materialised.
     """
+
+    follows_input_dtype: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
 
     kernel_size: tuple[int, ...]
     stride: tuple[int, ...]
@@ -93,22 +88,16 @@ class _PoolNd(_Parameterless):
                 "use a smaller padding or a larger kernel"
             )
         ones = (1,) * nd
-        self.geometry = Geometry(self.kernel_size, self.stride, ones, self.padding, self.padding)
-        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
+        super().__init__(Geometry(self.kernel_size, self.stride, ones, self.padding, self.padding))
         self._in_shape: tuple[int, ...] | None = None
 
-    def _plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
+    def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
         """Per kernel offset, in row-major order: (index into the output, into the input).
 
         The indices address the spatial axes of the pool-major layout
         ``(*spatial, batch * channels)`` that :func:`_to_pool_major` makes.
         """
-        plan = self._plans.get(spatial)
-        if plan is None:
-            plan = self._plans[spatial] = [
-                (dst, src) for _, src, dst in offset_plan(spatial, self.geometry)
-            ]
-        return plan
+        return [(dst, src) for _, src, dst in offset_plan(spatial, self.geometry)]
 
     def _out_spatial(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
@@ -120,19 +109,11 @@ class _PoolNd(_Parameterless):
             "padding": plain(self.padding),
         }
 
-    @property
-    def input_spec(self) -> Shape:
-        return (None,) * (1 + self.n_spatial)
-
     def output_shape(self, input_shape: Shape | None) -> Shape:
+        spatial = self._output_spatial(input_shape)
         if input_shape is None or len(input_shape) != 1 + self.n_spatial:
-            return (None,) * (1 + self.n_spatial)
-        if not self.geometry.fits(input_shape[1:]):
-            raise ValueError(too_small_message(self, input_shape[1:], None, self.geometry))
-        return (input_shape[0], *self.geometry.output(input_shape[1:]))
-
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        check_window_input(self, shape, position, None, self.geometry)
+            return (None, *spatial)
+        return (input_shape[0], *spatial)
 
     def __repr__(self) -> str:
         parts = [f"kernel_size={show(self.kernel_size)}"]
@@ -146,6 +127,8 @@ class _PoolNd(_Parameterless):
 class _MaxPoolNd(_PoolNd):
     """Max pooling; see :class:`MaxPool2d` for the maths."""
 
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape", "_winners")
+
     def __init__(
         self,
         kernel_size: IntOrTuple,
@@ -153,7 +136,7 @@ class _MaxPoolNd(_PoolNd):
         padding: IntOrTuple = 0,
     ) -> None:
         super().__init__(kernel_size, stride, padding)
-        self._winners: list[npt.NDArray[np.bool_]] = []
+        self._winners: list[npt.NDArray[np.bool_]] | None = None
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         batch, channels, *spatial = x.shape
@@ -178,13 +161,13 @@ class _MaxPoolNd(_PoolNd):
         return _from_pool_major(y_t, batch, channels)
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        shape = self._in_shape
-        if shape is None:
+        shape, winners = self._in_shape, self._winners
+        if shape is None or winners is None:
             raise self._not_run_yet()
         batch, channels, *spatial = shape
         g_t = _to_pool_major(grad_out)
         dx_t = np.zeros((*spatial, batch * channels), dtype=grad_out.dtype)
-        for (at_y, at_x), won in zip(self._plan(tuple(spatial)), self._winners, strict=True):
+        for (at_y, at_x), won in zip(self._plan(tuple(spatial)), winners, strict=True):
             view = dx_t[at_x]
             np.add(view, g_t[at_y] * won, out=view)
         return _from_pool_major(dx_t, batch, channels)
@@ -218,6 +201,7 @@ class _AvgPoolNd(_PoolNd):
         return _from_pool_major(dx_t, batch, channels)
 
 
+@register
 class MaxPool1d(_MaxPoolNd):
     """1-D max pooling over ``(batch, channels, length)`` (torch's ``MaxPool1d``).
 
@@ -242,6 +226,7 @@ class MaxPool1d(_MaxPoolNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling over ``(batch, channels, height, width)`` (torch's ``MaxPool2d``).
 
@@ -270,6 +255,7 @@ class MaxPool2d(_MaxPoolNd):
     n_spatial: ClassVar[int] = 2
 
 
+@register
 class AvgPool1d(_AvgPoolNd):
     """1-D average pooling over ``(batch, channels, length)`` (torch's ``AvgPool1d``).
 
@@ -294,6 +280,7 @@ class AvgPool1d(_AvgPoolNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling over ``(batch, channels, height, width)`` (torch's ``AvgPool2d``).
 
@@ -318,14 +305,14 @@ class AvgPool2d(_AvgPoolNd):
     n_spatial: ClassVar[int] = 2
 
 
-class _GlobalAvgPoolNd(_Parameterless):
+class _GlobalAvgPoolNd(ChannelsFirst):
     """Mean over every spatial position: ``(batch, C, *spatial) -> (batch, C)``."""
+
+    follows_input_dtype: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
 
     def __init__(self) -> None:
         self._in_shape: tuple[int, ...] | None = None
-        ones = (1,) * self.n_spatial
-        zeros = (0,) * self.n_spatial
-        self._geometry = Geometry(ones, ones, ones, zeros, zeros)
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._in_shape = x.shape
@@ -341,22 +328,16 @@ class _GlobalAvgPoolNd(_Parameterless):
         grad_in[...] = share.reshape(*share.shape, *(1,) * self.n_spatial)
         return grad_in
 
-    @property
-    def input_spec(self) -> Shape:
-        return (None,) * (1 + self.n_spatial)
-
     def output_shape(self, input_shape: Shape | None) -> Shape:
         if input_shape is None or len(input_shape) != 1 + self.n_spatial:
             return (None,)
         return (input_shape[0],)
 
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        check_window_input(self, shape, position, None, self._geometry)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
+@register
 class GlobalAvgPool1d(_GlobalAvgPoolNd):
     """Mean over the length: ``y[n, c] = (1 / L) sum_i x[n, c, i]``.
 
@@ -366,6 +347,7 @@ class GlobalAvgPool1d(_GlobalAvgPoolNd):
     n_spatial: ClassVar[int] = 1
 
 
+@register
 class GlobalAvgPool2d(_GlobalAvgPoolNd):
     """Mean over the image: ``y[n, c] = (1 / (H W)) sum_{i, j} x[n, c, i, j]``.
 

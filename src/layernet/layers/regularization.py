@@ -9,8 +9,10 @@ import numpy as np
 from .._typing import FloatArray
 from .._validation import RngLike, as_generator, check_real
 from .base import Layer
+from .registry import register
 
 
+@register
 class Dropout(Layer):
     """Inverted dropout: in training, zero each input with probability ``p``, scale the rest.
 
@@ -36,6 +38,7 @@ class Dropout(Layer):
 
     shape_preserving: ClassVar[bool] = True
     follows_input_dtype: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_scaled_mask",)
     p: float
     rng: np.random.Generator
 
@@ -46,13 +49,12 @@ class Dropout(Layer):
                 f"Dropout: p must be in [0, 1) (the probability of dropping an element), got {p}"
             )
         self.rng = as_generator(rng)
-        self._scaled_mask: FloatArray | None = None
-        self._ran = False
+        self._scaled_mask: FloatArray | float | None = None
+        """``mask / (1 - p)`` of the last forward; 1.0 if it dropped nothing; None before any."""
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._ran = True
         if not training or self.p == 0.0:
-            self._scaled_mask = None
+            self._scaled_mask = 1.0
             return x
         mask: FloatArray = self.rng.random(x.shape, dtype=x.dtype)
         np.multiply(mask >= self.p, 1.0 / (1.0 - self.p), out=mask)
@@ -61,10 +63,10 @@ class Dropout(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if not self._ran:
-            raise self._not_run_yet()
         mask = self._scaled_mask
         if mask is None:
+            raise self._not_run_yet()
+        if isinstance(mask, float):
             return grad_out
         grad: FloatArray = grad_out * mask
         return grad

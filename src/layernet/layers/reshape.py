@@ -6,9 +6,12 @@ import math
 from typing import ClassVar
 
 from .._typing import FloatArray, Shape
-from .base import Layer, describe
+from .base import Layer
+from .registry import register
+from .spec import InputSpec
 
 
+@register
 class Flatten(Layer):
     """Flatten every axis after the batch axis: ``(batch, d1, d2, ...) -> (batch, d1*d2*...)``.
 
@@ -21,23 +24,22 @@ class Flatten(Layer):
     """
 
     follows_input_dtype: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
 
     def __init__(self) -> None:
-        self._shape: tuple[int, ...] | None = None
+        self._in_shape: tuple[int, ...] | None = None
 
-    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
-        if len(shape) < 2:
-            raise ValueError(
-                f"{describe(self, position)}: expected input of shape (batch, d1, ...), got "
-                f"{shape}; there is nothing to flatten without a batch axis and a feature axis"
-            )
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, d1, ...)``: at least one axis after the batch axis."""
+        return InputSpec(min_rank=1)
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._shape = x.shape
+        self._in_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        shape = self._shape
+        shape = self._in_shape
         if shape is None:
             raise self._not_run_yet()
         return grad_out.reshape(shape)
