@@ -60,7 +60,7 @@ def _imports(name: str) -> dict[str, set[str]]:
 def _graph() -> dict[str, set[str]]:
     """Import edges between modules; package ``__init__`` files re-export and are left out."""
     return {
-        name: {dep for dep in _imports(name) if not MODULES[dep].name == "__init__.py"}
+        name: {dep for dep in _imports(name) if MODULES[dep].name != "__init__.py"}
         for name, path in MODULES.items()
         if path.name != "__init__.py"
     }
