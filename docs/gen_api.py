@@ -5,9 +5,11 @@ gets a page ``api/<dotted.name>.md`` holding ``::: <dotted.name>`` (mkdocstrings
 renders it from the numpydoc docstrings), listed in the nav under "API reference"
 in dotted-name order (a package's page shows its docstring only: its exports are
 documented on their modules' pages). ``layernet/_typing.py`` is rendered too, as "types", because
-its aliases (``FloatArray``...) are exported. The reference index
-(``api/index.md``, also generated) lists every name in ``layernet.__all__`` with a
-link to its documentation. A new module or a new export needs no edit here.
+its aliases (``FloatArray``...) are exported. The reference index, ``api/index.md``,
+is a file in the repository, so links to it work when browsing the sources too; at
+build time everything from its ``MARKER`` line on is replaced with a table of every
+name in ``layernet.__all__``, linked to its documentation. A new module or a new
+export needs no edit here.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 PACKAGE = "layernet"
 SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 NAV_SECTION = "API reference"
+INDEX = "api/index.md"
+MARKER = "<!-- docs/gen_api.py replaces this line and everything after it"
 EXTRA = {f"{PACKAGE}._typing": "types", f"{PACKAGE}.__main__": "__main__ (the demo)"}
 
 
@@ -54,17 +59,10 @@ def summary_of(obj: Any) -> str:
     return doc.strip().split("\n\n")[0].replace("\n", " ")
 
 
-def index_page() -> str:
-    """The reference index: every exported name, linked to its documentation."""
+def index_table() -> str:
+    """The reference index's table: every exported name, linked to its documentation."""
     package = importlib.import_module(PACKAGE)
     lines = [
-        "# API reference",
-        "",
-        "Generated from the docstrings (numpydoc style) by "
-        "[mkdocstrings](https://mkdocstrings.github.io/); each module has its own page "
-        "in the navigation. Everything below is importable from the top level, "
-        "`from layernet import ...`.",
-        "",
         "| Name | What it is |",
         "| --- | --- |",
     ]
@@ -98,7 +96,7 @@ def module_page(module: str) -> str:
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     nav = config.nav or []
-    entries: list[Any] = [{"Overview": "api/index.md"}]
+    entries: list[Any] = [{"Overview": INDEX}]
     entries += [{title_of(m): page_of(m)} for m in public_modules()]
     for item in nav:
         if isinstance(item, dict) and NAV_SECTION in item:
@@ -111,7 +109,16 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    files.append(File.generated(config, "api/index.md", content=index_page()))
     for module in public_modules():
         files.append(File.generated(config, page_of(module), content=module_page(module)))
     return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Replace the reference index's note for repository readers with the table."""
+    if page.file.src_uri != INDEX:
+        return markdown
+    head, marker, _ = markdown.partition(MARKER)
+    if not marker:
+        raise ValueError(f"docs/{INDEX} lost its line {MARKER!r}: gen_api.py needs it")
+    return head + index_table()

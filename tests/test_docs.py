@@ -7,28 +7,51 @@ Each Markdown page under ``docs/`` (and ``README.md``) is read in order:
 - a block fenced ``text title="Output"`` right after a Python block is what that
   block prints: the captured stdout must match it, words exactly (runs of spaces
   count as one space), integers exactly and decimals to the precision the page
-  shows (within one and a half units of the last digit shown);
+  shows (within one and a half units of the last digit shown, so a value that
+  rounds the other way on another machine still passes, a wrong one does not);
 - a Python block titled like a file (``python title="my_model.py"``) must also
   pass ``mypy --strict`` on its own, as in a downstream typed project;
-- blocks fenced ``text``, ``bash`` or anything else are prose and do not run.
+- blocks fenced ``text``, ``bash`` or anything else are prose and do not run, and
+  so are the Python blocks of the design contract (``docs/design.md``), which are
+  interface sketches (signatures with ``...`` for bodies and elided arguments).
+
+The pages must print the same on any x86-64 CPU, yet BLAS kernels for different
+CPUs round matrix products differently in the last bits. So every page runs a
+second time in a subprocess with OpenBLAS forced onto other kernels
+(``OPENBLAS_CORETYPE=Prescott``, SSE3 only, which every x86-64 CPU runs) and one
+thread, and must still print what it says. An example whose printed numbers
+amplify last-bit differences (a chaotic trajectory, a symmetry that only rounding
+breaks) fails here, on the developer's machine, instead of on someone else's:
+make it well-conditioned rather than loosening the comparison.
 
 Blocks run in a temporary working directory. Nothing here needs mkdocs or
-matplotlib: only layernet's own dependencies and pytest.
+matplotlib: only layernet's own dependencies and pytest (threadpoolctl, which
+scikit-learn brings, to confirm the kernels changed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
+import platform
 import re
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import layernet
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
+SKETCHES = {ROOT / "docs" / "design.md"}  # python blocks there are signatures, not programs
+# OpenBLAS kernels every x86-64 CPU can run, and a thread count, for the second run
+OTHER_BLAS = {"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"}
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[ \t]*(?P<info>.*)$")
 TITLE = re.compile(r'title="(?P<title>[^"]*)"')
@@ -145,7 +168,11 @@ def run_page(page: Path) -> None:
 
 
 def _pages_with_code() -> list[Path]:
-    return [p for p in PAGES if any(b.is_python for b in parse_blocks(p.read_text("utf-8")))]
+    return [
+        p
+        for p in PAGES
+        if p not in SKETCHES and any(b.is_python for b in parse_blocks(p.read_text("utf-8")))
+    ]
 
 
 @pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -154,6 +181,69 @@ def test_page_runs_and_prints_what_it_says(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     run_page(page)
+
+
+_CHILD = """
+import json, os, sys, tempfile
+import layernet  # loads NumPy's and SciPy's OpenBLAS before asking which kernels run
+from threadpoolctl import threadpool_info
+import test_docs
+
+blas = [i for i in threadpool_info() if i["internal_api"] == "openblas"]
+kernels = sorted({i.get("architecture", "?") for i in blas})
+problems = {}
+for page in sys.argv[1:]:
+    with tempfile.TemporaryDirectory() as workdir:
+        os.chdir(workdir)
+        try:
+            test_docs.run_page(test_docs.ROOT / page)
+            problems[page] = None
+        except BaseException as error:  # pytest.fail raises a BaseException
+            problems[page] = f"{type(error).__name__}: {error}"
+print(json.dumps({"kernels": kernels, "problems": problems}))
+"""
+
+
+def _openblas_kernels() -> list[str]:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    info = threadpoolctl.threadpool_info()
+    return sorted({i.get("architecture", "?") for i in info if i["internal_api"] == "openblas"})
+
+
+@pytest.fixture(scope="module")
+def other_blas_run() -> tuple[str, dict[str, str | None]]:
+    """Every page run once in a subprocess with OTHER_BLAS: the kernels and each page's problem."""
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        pytest.skip("OPENBLAS_CORETYPE names x86-64 kernels")
+    here = _openblas_kernels()
+    if not here:
+        pytest.skip("NumPy does not run on OpenBLAS here")
+    paths = [str(Path(layernet.__file__).parent.parent), str(Path(__file__).parent)]
+    env = {**os.environ, **OTHER_BLAS}
+    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
+    pages = [str(p.relative_to(ROOT)) for p in _pages_with_code()]
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, *pages],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.splitlines()[-1])
+    if report["kernels"] == here:
+        pytest.skip(f"this CPU already runs the {here} kernels")
+    return f"OpenBLAS {report['kernels']} kernels ({here} here)", report["problems"]
+
+
+@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_prints_the_same_with_other_blas_kernels(
+    page: Path, other_blas_run: tuple[str, dict[str, str | None]]
+) -> None:
+    kernels, problems = other_blas_run
+    problem = problems[str(page.relative_to(ROOT))]
+    assert problem is None, f"with {kernels}, {problem}"
 
 
 def test_tutorial_and_guides_are_executed() -> None:
