@@ -16,8 +16,11 @@ from layernet import Layer
 from layernet.layers.spec import InputSpec, as_spec
 from reliability_cases import LAYERS
 
-SIZE_ERROR = re.compile(r"the kernel spans|axis -?\d+ is (out of range|the batch axis)")
-"""The checks a spec cannot express: a window larger than the input, Softmax's axis."""
+SIZE_ERROR = re.compile(
+    r"the kernel spans|axis -?\d+ is (out of range|the batch axis)|no spatial positions"
+)
+"""The checks a spec cannot express: a window larger than the input, Softmax's axis, a
+global pool over nothing."""
 
 
 # -- what each layer declares --------------------------------------------------------------
@@ -152,6 +155,18 @@ def test_the_call_rejects_exactly_what_the_spec_rejects_plus_declared_extras(nam
             (2, 4, 2),
             r"AvgPool1d\(kernel_size=3\) at position 2: the kernel spans 3 but the padded input "
             r"is only 2",
+        ),
+        (
+            ln.GlobalAvgPool1d(),
+            (2, 3, 0),
+            r"GlobalAvgPool1d\(\) at position 2: got input of shape \(2, 3, 0\), with no spatial "
+            r"positions to average over",
+        ),
+        (
+            ln.MaxPool1d(2),
+            (2, 3, 0),
+            r"MaxPool1d\(kernel_size=2\) at position 2: the kernel spans 2 but the padded input "
+            r"is only 0",
         ),
         (
             ln.Softmax(axis=2),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, ClassVar
+from abc import abstractmethod
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from scipy.special import expit, ndtr
@@ -38,8 +39,45 @@ class Activation(Layer):
         return f"{type(self).__name__}({args})"
 
 
+Saved = TypeVar("Saved")
+
+
+class _Rule(Activation, Generic[Saved]):
+    """An activation written as its maths alone: :meth:`_forward` and :meth:`_backward`.
+
+    ``_forward(x)`` returns the output and what the gradient needs (the input,
+    the output, or both); ``forward`` keeps the latter as the layer's one
+    cache, ``_saved``, and ``backward`` hands it to ``_backward(saved, g)``,
+    which returns ``dL/dx`` for ``g = dL/dy``. The output never goes through
+    the cache, so concurrent forwards on one layer each get their own.
+    """
+
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_saved",)
+
+    def __init__(self) -> None:
+        self._saved: Saved | None = None
+
+    @abstractmethod
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, Saved]:
+        """The output for ``x``, and what :meth:`_backward` needs."""
+
+    @abstractmethod
+    def _backward(self, saved: Saved, grad_out: FloatArray) -> FloatArray:
+        """``dL/dx`` from what :meth:`_forward` saved and ``dL/dy``."""
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        y, self._saved = self._forward(x)
+        return y
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        saved = self._saved
+        if saved is None:
+            raise self._not_run_yet()
+        return self._backward(saved, grad_out)
+
+
 @register
-class Sigmoid(Activation):
+class Sigmoid(_Rule[FloatArray]):
     """Logistic sigmoid: ``y = 1 / (1 + exp(-x))``.
 
     Computed with ``scipy.special.expit``, finite for any input magnitude.
@@ -48,20 +86,11 @@ class Sigmoid(Activation):
     the layer caches its output ``y`` rather than its input.
     """
 
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
-
-    def __init__(self) -> None:
-        self._y: FloatArray | None = None
-
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         y: FloatArray = expit(x)
-        self._y = y
-        return y
+        return y, y
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        y = self._y
-        if y is None:
-            raise self._not_run_yet()
+    def _backward(self, y: FloatArray, grad_out: FloatArray) -> FloatArray:
         grad = 1.0 - y
         grad *= y
         grad *= grad_out
@@ -69,32 +98,25 @@ class Sigmoid(Activation):
 
 
 @register
-class Identity(Activation):
+class Identity(_Rule[tuple[int, ...]]):
     """Identity: ``y = x``.
 
     A placeholder layer (torch's ``nn.Identity``); forward returns its input
     unchanged (no copy).
 
-    Backward: ``dy/dx = 1``, so ``dL/dx = g``.
+    Backward: ``dy/dx = 1``, so ``dL/dx = g``; the layer keeps only the
+    input's shape, to know that forward ran.
     """
 
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, tuple[int, ...]]:
+        return x, x.shape
 
-    def __init__(self) -> None:
-        self._in_shape: tuple[int, ...] | None = None
-
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._in_shape = x.shape
-        return x
-
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        if self._in_shape is None:
-            raise self._not_run_yet()
+    def _backward(self, shape: tuple[int, ...], grad_out: FloatArray) -> FloatArray:
         return grad_out
 
 
 @register
-class Tanh(Activation):
+class Tanh(_Rule[FloatArray]):
     """Hyperbolic tangent: ``y = tanh(x) = (e^x - e^-x) / (e^x + e^-x)``.
 
     ``np.tanh`` saturates to +-1 without overflow for any input magnitude.
@@ -103,20 +125,11 @@ class Tanh(Activation):
     caches its output ``y``.
     """
 
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
-
-    def __init__(self) -> None:
-        self._y: FloatArray | None = None
-
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         y: FloatArray = np.tanh(x)
-        self._y = y
-        return y
+        return y, y
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        y = self._y
-        if y is None:
-            raise self._not_run_yet()
+    def _backward(self, y: FloatArray, grad_out: FloatArray) -> FloatArray:
         grad = y * y
         np.subtract(1.0, grad, out=grad)
         grad *= grad_out
@@ -124,33 +137,24 @@ class Tanh(Activation):
 
 
 @register
-class ReLU(Activation):
+class ReLU(_Rule[FloatArray]):
     """Rectified linear unit: ``y = max(x, 0)``.
 
     Backward: ``dy/dx = 1`` where ``x > 0`` and ``0`` elsewhere (torch's
     choice at the kink ``x = 0``), so ``dL/dx = g * (x > 0)``.
     """
 
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
-
-    def __init__(self) -> None:
-        self._x: FloatArray | None = None
-
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._x = x
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         y: FloatArray = np.maximum(x, 0.0, dtype=x.dtype)
-        return y
+        return y, x
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        x = self._x
-        if x is None:
-            raise self._not_run_yet()
+    def _backward(self, x: FloatArray, grad_out: FloatArray) -> FloatArray:
         grad: FloatArray = grad_out * (x > 0)
         return grad
 
 
 @register
-class LeakyReLU(Activation):
+class LeakyReLU(_Rule[FloatArray]):
     """Leaky ReLU: ``y = x`` for ``x > 0``, ``y = negative_slope * x`` otherwise.
 
     Parameters
@@ -165,27 +169,22 @@ class LeakyReLU(Activation):
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("negative_slope",)
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
         self.negative_slope: float = check_real(negative_slope, "negative_slope", "LeakyReLU")
-        self._x: FloatArray | None = None
 
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._x = x
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         y: FloatArray = np.where(x > 0, x, x * self.negative_slope)
-        return y
+        return y, x
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        x = self._x
-        if x is None:
-            raise self._not_run_yet()
+    def _backward(self, x: FloatArray, grad_out: FloatArray) -> FloatArray:
         grad: FloatArray = np.where(x > 0, grad_out, grad_out * self.negative_slope)
         return grad
 
 
 @register
-class ELU(Activation):
+class ELU(_Rule[tuple[FloatArray, FloatArray]]):
     """Exponential linear unit: ``y = x`` for ``x > 0``, ``y = alpha * (exp(x) - 1)`` otherwise.
 
     Computed with ``expm1`` on ``min(x, 0)``, so large positive inputs never
@@ -203,25 +202,20 @@ class ELU(Activation):
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("alpha",)
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_x", "_y")
 
     def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
         self.alpha: float = check_real(alpha, "alpha", "ELU")
-        self._x: FloatArray | None = None
-        self._y: FloatArray | None = None
 
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         neg = np.minimum(x, 0.0, dtype=x.dtype)
         np.expm1(neg, out=neg)
         neg *= self.alpha
         y: FloatArray = np.where(x > 0, x, neg)
-        self._x, self._y = x, y
-        return y
+        return y, (x, y)
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        x, y = self._x, self._y
-        if x is None or y is None:
-            raise self._not_run_yet()
+    def _backward(self, saved: tuple[FloatArray, FloatArray], grad_out: FloatArray) -> FloatArray:
+        x, y = saved
         slope = y + self.alpha
         grad: FloatArray = np.where(x > 0, grad_out, grad_out * slope)
         return grad
@@ -239,7 +233,7 @@ _GELU_DENSITY_ZERO = 40.0
 
 
 @register
-class GELU(Activation):
+class GELU(_Rule[FloatArray]):
     """Gaussian error linear unit: ``y = x * Phi(x)``, ``Phi`` the standard normal CDF.
 
     Parameters
@@ -259,25 +253,23 @@ class GELU(Activation):
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("approximate",)
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
 
     def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
         if approximate not in ("none", "tanh"):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate: str = approximate
-        self._x: FloatArray | None = None
 
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._x = x
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         if self.approximate == "none":
             y: FloatArray = ndtr(x)
             y *= x
-            return y
+            return y, x
         t = self._tanh_term(x)
         t += 1.0
         t *= x
         t *= 0.5
-        return t
+        return t, x
 
     @staticmethod
     def _tanh_term(x: FloatArray) -> FloatArray:
@@ -290,10 +282,7 @@ class GELU(Activation):
         t: FloatArray = np.tanh(u, out=u)
         return t
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        x = self._x
-        if x is None:
-            raise self._not_run_yet()
+    def _backward(self, x: FloatArray, grad_out: FloatArray) -> FloatArray:
         if self.approximate == "none":
             xc = np.clip(x, -_GELU_DENSITY_ZERO, _GELU_DENSITY_ZERO)
             density = xc * xc
@@ -320,7 +309,7 @@ class GELU(Activation):
 
 
 @register
-class Softplus(Activation):
+class Softplus(_Rule[FloatArray]):
     """Softplus: ``y = log(1 + exp(beta * x)) / beta``, linear above a threshold.
 
     torch's semantics: where ``beta * x > threshold`` the layer returns ``x``
@@ -341,28 +330,23 @@ class Softplus(Activation):
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("beta", "threshold")
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_bx",)
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
         self.beta = check_real(beta, "beta", "Softplus")
         if not self.beta > 0:
             raise ValueError(f"Softplus: beta must be positive, got {beta}")
         self.threshold = check_real(threshold, "threshold", "Softplus")
-        self._bx: FloatArray | None = None
 
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         bx = x * self.beta if self.beta != 1.0 else x
-        self._bx = bx
         soft = np.logaddexp(0.0, bx, dtype=x.dtype)
         if self.beta != 1.0:
             soft /= self.beta
         y: FloatArray = np.where(bx > self.threshold, x, soft)
-        return y
+        return y, bx
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        bx = self._bx
-        if bx is None:
-            raise self._not_run_yet()
+    def _backward(self, bx: FloatArray, grad_out: FloatArray) -> FloatArray:
         slope: FloatArray = expit(bx)
         slope[bx > self.threshold] = 1.0
         slope *= grad_out
@@ -370,7 +354,7 @@ class Softplus(Activation):
 
 
 @register
-class Softmax(Activation):
+class Softmax(_Rule[FloatArray]):
     """Softmax along ``axis``: ``y_i = exp(x_i) / sum_j exp(x_j)``.
 
     Computed as ``exp(x - max(x))`` over the axis, so no input magnitude
@@ -390,9 +374,9 @@ class Softmax(Activation):
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("axis",)
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_y",)
 
     def __init__(self, axis: int = -1) -> None:
+        super().__init__()
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"Softmax: axis must be an integer, got {type(axis).__name__}")
         if axis == 0:
@@ -400,19 +384,14 @@ class Softmax(Activation):
                 "Softmax: axis 0 is the batch axis; pick a feature axis such as -1 (the default)"
             )
         self.axis: int = int(axis)
-        self._y: FloatArray | None = None
 
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         y: FloatArray = x - x.max(axis=self.axis, keepdims=True)
         np.exp(y, out=y)
         y /= y.sum(axis=self.axis, keepdims=True)
-        self._y = y
-        return y
+        return y, y
 
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        y = self._y
-        if y is None:
-            raise self._not_run_yet()
+    def _backward(self, y: FloatArray, grad_out: FloatArray) -> FloatArray:
         grad = grad_out * y
         dot = grad.sum(axis=self.axis, keepdims=True)
         grad -= y * dot

@@ -19,6 +19,7 @@ from ._windows import (
     plain,
     show,
 )
+from .base import describe
 from .registry import register
 
 IntOrTuple = int | Sequence[int]
@@ -327,6 +328,14 @@ class _GlobalAvgPoolNd(ChannelsFirst):
         grad_in = np.empty(shape, dtype=share.dtype)
         grad_in[...] = share.reshape(*share.shape, *(1,) * self.n_spatial)
         return grad_in
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        super().check_input(shape, position)
+        if 0 in shape[2:]:
+            raise ValueError(
+                f"{describe(self, position)}: got input of shape {shape}, with no spatial "
+                "positions to average over; give every spatial axis at least one position"
+            )
 
     def output_shape(self, input_shape: Shape | None) -> Shape:
         if input_shape is None or len(input_shape) != 1 + self.n_spatial:

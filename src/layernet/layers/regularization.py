@@ -49,8 +49,8 @@ class Dropout(Layer):
                 f"Dropout: p must be in [0, 1) (the probability of dropping an element), got {p}"
             )
         self.rng = as_generator(rng)
+        # mask / (1 - p) of the last forward; 1.0 if it dropped nothing; None before any
         self._scaled_mask: FloatArray | float | None = None
-        """``mask / (1 - p)`` of the last forward; 1.0 if it dropped nothing; None before any."""
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         if not training or self.p == 0.0:
