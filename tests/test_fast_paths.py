@@ -119,7 +119,7 @@ def _params(packed: bool) -> list[layernet.Parameter]:
 def test_flat_updates_equal_per_parameter_updates(
     name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(layernet.optimizers, "_CHUNK", chunk)
+    monkeypatch.setattr(layernet.optimizers.base, "_CHUNK", chunk)
     loose, packed = _params(False), _params(True)
     assert layernet.parameter.flat_span([p.value for p in packed]) is not None
     assert layernet.parameter.flat_span([p.value for p in loose]) is None

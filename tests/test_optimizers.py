@@ -344,20 +344,20 @@ def test_max_grad_norm_clips_before_the_step(
         (lambda ps: Adam(ps, lr=-0.1), r"Adam: lr must be positive, got -0.1"),
         (
             lambda ps: Adam(ps, betas=(1.0, 0.999)),
-            r"Adam: betas\[0\] must be in \[0.0, 1.0\), got 1.0",
+            r"Adam: betas\[0\] must be in \[0, 1\), got 1.0",
         ),
         (
             lambda ps: AdamW(ps, betas=(0.9, -0.1)),
-            r"AdamW: betas\[1\] must be in \[0.0, 1.0\), got -0.1",
+            r"AdamW: betas\[1\] must be in \[0, 1\), got -0.1",
         ),
-        (lambda ps: Adam(ps, eps=-1.0), r"Adam: eps must be >= 0.0, got -1.0"),
+        (lambda ps: Adam(ps, eps=-1.0), r"Adam: eps must be >= 0, got -1.0"),
         (
             lambda ps: AdamW(ps, weight_decay=-0.01),
-            r"AdamW: weight_decay must be >= 0.0, got -0.01",
+            r"AdamW: weight_decay must be >= 0, got -0.01",
         ),
-        (lambda ps: RMSprop(ps, alpha=1.5), r"RMSprop: alpha must be in \[0.0, 1.0\), got 1.5"),
-        (lambda ps: RMSprop(ps, momentum=-0.5), r"RMSprop: momentum must be >= 0.0, got -0.5"),
-        (lambda ps: Adagrad(ps, lr_decay=-1), r"Adagrad: lr_decay must be >= 0.0, got -1"),
+        (lambda ps: RMSprop(ps, alpha=1.5), r"RMSprop: alpha must be in \[0, 1\), got 1.5"),
+        (lambda ps: RMSprop(ps, momentum=-0.5), r"RMSprop: momentum must be >= 0, got -0.5"),
+        (lambda ps: Adagrad(ps, lr_decay=-1), r"Adagrad: lr_decay must be >= 0, got -1"),
         (lambda ps: Adagrad(ps, lr=0), r"Adagrad: lr must be positive, got 0"),
         (
             lambda ps: SGD(ps, lr=0.1, max_grad_norm=0),
