@@ -17,7 +17,7 @@ from .layers.spec import InputSpec, as_spec
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
-from .parameter import Parameter, pack_parameters
+from .parameter import Parameter
 from .training import History
 
 
@@ -48,7 +48,6 @@ class Sequential(Layer):
         self._first_cache: tuple[list[Layer], int, int | None, Layer | None] | None = None
         for layer in layers:
             self._append(layer)
-        pack_parameters(self.parameters())
 
     # -- building ------------------------------------------------------------------
 
@@ -60,7 +59,6 @@ class Sequential(Layer):
         once; build the optimizer after the last ``add``.
         """
         self._append(layer)
-        pack_parameters(self.parameters())
 
     def _append(self, layer: Layer) -> None:
         position = len(self.layers)

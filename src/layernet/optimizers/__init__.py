@@ -5,7 +5,7 @@ loop is forward -> loss -> backward -> ``step()``; since ``backward``
 overwrites each ``grad``, there is no ``zero_grad`` to forget. Updates are
 in place and allocate nothing per step once their state exists.
 
-``base.py`` holds :class:`Optimizer` (the flat fast path, per-parameter state,
+``base.py`` holds :class:`Optimizer` (parameter packing, per-parameter state,
 saving and restoring) and :class:`FullBatchOptimizer`; each family's file
 holds its class, which gathers the state, and a plain function over arrays
 that is only the update rule (:func:`~layernet.optimizers.sgd.sgd`,

@@ -107,13 +107,13 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         max_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
         self.lr_decay = check_real(lr_decay, "lr_decay", "Adagrad", low=0.0)
         self.weight_decay = check_real(weight_decay, "weight_decay", "Adagrad", low=0.0)
         self.initial_accumulator_value = check_real(
             initial_accumulator_value, "initial_accumulator_value", "Adagrad", low=0.0
         )
         self.eps = check_real(eps, "eps", "Adagrad", low=0.0)
+        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
 
     def step(self) -> None:
         layout = self._prepare()

@@ -132,11 +132,11 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         max_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
         name = type(self).__name__
         self.betas = _check_betas(name, betas)
         self.eps = check_real(eps, "eps", name, low=0.0)
         self.weight_decay = check_real(weight_decay, "weight_decay", name, low=0.0)
+        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
 
     def step(self) -> None:
         layout = self._prepare()

@@ -1,6 +1,7 @@
 """The optimizer base classes and the state machinery every update rule shares.
 
-Each :meth:`Optimizer.step` gathers the arrays to update into lists (values,
+An optimizer packs the parameters it is given (:func:`pack_parameters`), then
+each :meth:`Optimizer.step` gathers the arrays to update into lists (values,
 gradients, state, scratch) and hands them to a plain function that is only
 the update rule (torch.optim's split, e.g. ``_single_tensor_sgd``). The lists
 hold slices of the one buffer the parameters tile, or, once they have moved,
@@ -23,7 +24,7 @@ import numpy as np
 
 from .._typing import FloatArray
 from .._validation import check_real
-from ..parameter import Parameter, flat_span
+from ..parameter import Parameter, flat_span, pack_parameters
 
 Scratch = Sequence[FloatArray]
 """A unit's temporaries: arrays shaped like it whose contents do not outlive one step."""
@@ -174,11 +175,16 @@ class _Layout:
 class Optimizer(ABC):
     """Base optimizer: holds the parameters, the learning rate and per-parameter state.
 
-    When the parameters tile one contiguous buffer (``Sequential`` packs them
-    so: :func:`~layernet.parameter.pack_parameters`), a step over the whole
-    model is a handful of ufunc calls. If the parameters later move, the next
-    step notices, re-derives its layout from where they now are, and falls
-    back to updating them one by one when they no longer tile a buffer.
+    The optimizer owns the layout of its parameters: at construction it packs
+    them into one contiguous buffer per dtype (their values kept; see
+    :func:`~layernet.parameter.pack_parameters`), so that a step over a whole
+    model is a handful of ufunc calls. If the parameters later move (another
+    optimizer packed them differently, or someone rebound ``p.value``), the
+    next step notices, re-derives its layout from where they now are, and
+    falls back to updating them one by one when they no longer tile a buffer.
+    A subclass checks its own hyperparameters before calling
+    ``super().__init__``, which packs last: a constructor that raises moves
+    nothing.
 
     Parameters
     ----------
@@ -206,6 +212,8 @@ class Optimizer(ABC):
     """
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr", "max_grad_norm")
+    packs_parameters: ClassVar[bool] = True
+    """Whether the constructor packs the parameters (a full-batch optimizer need not)."""
 
     params: list[Parameter]
     state: dict[Parameter, dict[str, FloatArray]]
@@ -228,6 +236,8 @@ class Optimizer(ABC):
         self.state = {}
         self._scratch_buffers: dict[tuple[np.dtype[Any], int], FloatArray] = {}
         self._layout: _Layout | None = None
+        if self.packs_parameters:
+            pack_parameters(self.params)
 
     @property
     def lr(self) -> float:
@@ -512,8 +522,11 @@ class FullBatchOptimizer(Optimizer):
 
     The parameters are seen as one float64 vector ``w`` in :attr:`params`
     order (scikit-learn's MLP ``_pack``/``_unpack``); :meth:`pack` copies, so
-    the parameters stay wherever their model keeps them.
+    the parameters are not packed in place and stay wherever their model
+    keeps them.
     """
+
+    packs_parameters = False
 
     @abstractmethod
     def minimize(

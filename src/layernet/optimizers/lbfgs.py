@@ -54,7 +54,8 @@ class LBFGS(FullBatchOptimizer):
     ``lr`` exists for the Optimizer interface and is not used: the step
     length comes from L-BFGS-B's line search. SciPy keeps the curvature
     pairs internally, so ``state`` is empty and a saved LBFGS resumes from
-    its parameters only, with a fresh history.
+    its parameters only, with a fresh history. The parameters are not packed
+    in place: SciPy works on its own copy, the vector ``w``.
     """
 
     hyperparameters = ("max_iter", "max_eval", "history_size", "ftol", "gtol")

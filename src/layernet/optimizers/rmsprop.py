@@ -153,12 +153,12 @@ class RMSprop(Optimizer):
         centered: bool = False,
         max_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
         self.alpha = check_real(alpha, "alpha", "RMSprop", low=0.0, high=1.0)
         self.eps = check_real(eps, "eps", "RMSprop", low=0.0)
         self.weight_decay = check_real(weight_decay, "weight_decay", "RMSprop", low=0.0)
         self.momentum = check_real(momentum, "momentum", "RMSprop", low=0.0)
         self.centered = check_bool(centered, "centered", "RMSprop")
+        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
 
     def step(self) -> None:
         layout = self._prepare()

@@ -116,13 +116,15 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         max_grad_norm: float | None = None,
     ) -> None:
-        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
+        # own hyperparameters first: the base class packs the parameters last, so a
+        # constructor that raises leaves them where they were
         self.nesterov = check_bool(nesterov, "nesterov", "SGD")
         self.momentum = check_real(momentum, "momentum", "SGD", low=0.0)
         self.dampening = check_real(dampening, "dampening", "SGD", low=0.0)
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
+        super().__init__(params, lr=lr, max_grad_norm=max_grad_norm)
 
     def step(self) -> None:
         layout = self._prepare()
