@@ -730,7 +730,7 @@ OPTIMIZER_BAD_ARGS: dict[str, list[tuple[dict[str, Any], type[Exception], str]]]
         ({"lr": -0.1}, ValueError, r"SGD: lr must be positive, got -0.1"),
         ({"lr": "0.1"}, TypeError, r"SGD: lr must be a real number, got str"),
         ({"lr": float("inf")}, ValueError, r"SGD: lr must be finite, got inf"),
-        ({"lr": 0.1, "momentum": -1}, ValueError, r"SGD: momentum must be >= 0.0, got -1"),
+        ({"lr": 0.1, "momentum": -1}, ValueError, r"SGD: momentum must be >= 0, got -1"),
         ({"lr": 0.1, "nesterov": True}, ValueError, r"SGD: nesterov=True needs momentum > 0"),
         (
             {"lr": 0.1, "nesterov": "yes"},
@@ -744,10 +744,10 @@ OPTIMIZER_BAD_ARGS: dict[str, list[tuple[dict[str, Any], type[Exception], str]]]
         ),
     ],
     "Adam": [
-        ({"betas": (0.9, 1.0)}, ValueError, r"Adam: betas\[1\] must be in \[0.0, 1.0\), got 1.0"),
+        ({"betas": (0.9, 1.0)}, ValueError, r"Adam: betas\[1\] must be in \[0, 1\), got 1.0"),
         ({"betas": 0.9}, TypeError, r"Adam: betas must be a pair \(beta1, beta2\), got 0.9"),
         ({"betas": (0.9, "x")}, TypeError, r"Adam: betas\[1\] must be a real number, got str"),
-        ({"eps": -1e-8}, ValueError, r"Adam: eps must be >= 0.0, got -1e-08"),
+        ({"eps": -1e-8}, ValueError, r"Adam: eps must be >= 0, got -1e-08"),
         (
             {"weight_decay": None},
             TypeError,
@@ -756,12 +756,12 @@ OPTIMIZER_BAD_ARGS: dict[str, list[tuple[dict[str, Any], type[Exception], str]]]
     ],
     "AdamW": [({"lr": 0}, ValueError, r"AdamW: lr must be positive, got 0")],
     "RMSprop": [
-        ({"alpha": 1.0}, ValueError, r"RMSprop: alpha must be in \[0.0, 1.0\), got 1.0"),
-        ({"momentum": -0.5}, ValueError, r"RMSprop: momentum must be >= 0.0, got -0.5"),
+        ({"alpha": 1.0}, ValueError, r"RMSprop: alpha must be in \[0, 1\), got 1.0"),
+        ({"momentum": -0.5}, ValueError, r"RMSprop: momentum must be >= 0, got -0.5"),
         ({"centered": "no"}, TypeError, r"RMSprop: centered must be True or False, got str 'no'"),
     ],
     "Adagrad": [
-        ({"lr_decay": -1}, ValueError, r"Adagrad: lr_decay must be >= 0.0, got -1"),
+        ({"lr_decay": -1}, ValueError, r"Adagrad: lr_decay must be >= 0, got -1"),
         (
             {"initial_accumulator_value": "0"},
             TypeError,
@@ -781,7 +781,7 @@ OPTIMIZER_BAD_ARGS: dict[str, list[tuple[dict[str, Any], type[Exception], str]]]
             r"LBFGS: max_iter must be a positive integer, got str '20'",
         ),
         ({"max_eval": -1}, ValueError, r"LBFGS: max_eval must be a positive integer, got -1"),
-        ({"gtol": -1.0}, ValueError, r"LBFGS: gtol must be >= 0.0, got -1.0"),
+        ({"gtol": -1.0}, ValueError, r"LBFGS: gtol must be >= 0, got -1.0"),
     ],
 }
 

@@ -123,7 +123,7 @@ def test_sgd_rejects_bad_hyperparameters() -> None:
         SGD(params, lr=-1)
     with pytest.raises(ValueError, match=r"lr must be positive, got 0"):
         SGD(params, lr=0)
-    with pytest.raises(ValueError, match=r"momentum must be >= 0.0, got -0.5"):
+    with pytest.raises(ValueError, match=r"momentum must be >= 0, got -0.5"):
         SGD(params, lr=0.1, momentum=-0.5)
     with pytest.raises(ValueError, match=r"nesterov=True needs momentum > 0"):
         SGD(params, lr=0.1, nesterov=True)

@@ -9,6 +9,7 @@ import pytest
 
 import layernet
 from layernet import Dense, Flatten, MSELoss, ReLU, Sequential, Sigmoid, _validation, training
+from layernet.parameter import flat_span
 
 
 def _grads(model: Sequential) -> list[np.ndarray]:
@@ -103,15 +104,41 @@ OPTIMIZERS: dict[str, Callable[[list[layernet.Parameter]], layernet.Optimizer]] 
 }
 
 
-def _params(packed: bool) -> list[layernet.Parameter]:
+def _params() -> list[layernet.Parameter]:
     rng = np.random.default_rng(0)
-    params = [
+    return [
         layernet.Parameter(rng.normal(size=shape), name=str(i))
         for i, shape in enumerate([(4, 3), (3,), (3, 5), (5,)])
     ]
-    if packed:
-        layernet.parameter.pack_parameters(params)
-    return params
+
+
+def _move(params: list[layernet.Parameter]) -> None:
+    """Rebind every parameter's arrays (same numbers), so that they no longer tile a buffer."""
+    for p in params:
+        p.value, p.grad = p.value.copy(), p.grad.copy()
+
+
+def _build(name: str, packed: bool) -> tuple[list[layernet.Parameter], layernet.Optimizer]:
+    """Parameters and an optimizer over them that steps flat (packed) or parameter by parameter."""
+    params = _params()
+    opt = OPTIMIZERS[name](params)  # packs them
+    if not packed:
+        _move(params)
+    assert (flat_span([p.value for p in params]) is not None) == packed
+    return params, opt
+
+
+def _steps_flat(opt: layernet.Optimizer) -> bool:
+    """Whether ``opt``'s last step went over slices of one buffer (else parameter by parameter)."""
+    layout = opt._layout
+    assert layout is not None, "the optimizer has not stepped yet"
+    return layout.flat
+
+
+def _set_grads(params: list[layernet.Parameter], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for p in params:
+        p.grad[...] = rng.normal(size=p.shape)
 
 
 @pytest.mark.parametrize("chunk", [1 << 16, 7], ids=["one-slice", "slices-across-parameters"])
@@ -119,77 +146,87 @@ def _params(packed: bool) -> list[layernet.Parameter]:
 def test_flat_updates_equal_per_parameter_updates(
     name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(layernet.optimizers, "_CHUNK", chunk)
-    loose, packed = _params(False), _params(True)
-    assert layernet.parameter.flat_span([p.value for p in packed]) is not None
-    assert layernet.parameter.flat_span([p.value for p in loose]) is None
-    opt_loose, opt_packed = OPTIMIZERS[name](loose), OPTIMIZERS[name](packed)
+    monkeypatch.setattr(layernet.optimizers.base, "_CHUNK", chunk)
+    (loose, opt_loose), (packed, opt_packed) = _build(name, False), _build(name, True)
     for step in range(4):
-        rng = np.random.default_rng(step)
-        for a, b in zip(loose, packed, strict=True):
-            a.grad[...] = b.grad[...] = rng.normal(size=a.shape)
+        _set_grads(loose, step)
+        _set_grads(packed, step)
         opt_loose.step()
         opt_packed.step()
+    assert _steps_flat(opt_packed)
+    assert not _steps_flat(opt_loose)
     for a, b in zip(loose, packed, strict=True):
         np.testing.assert_allclose(b.value, a.value, rtol=1e-13, atol=1e-15)
     state_loose, state_packed = opt_loose.state_dict(), opt_packed.state_dict()
     assert state_loose["state"].keys() == state_packed["state"].keys()
     for i, slots in state_loose["state"].items():
-        assert slots.keys() == state_packed["state"][i].keys()
+        assert list(slots) == list(state_packed["state"][i])
         for key, arr in slots.items():
             assert state_packed["state"][i][key].shape == arr.shape
             np.testing.assert_allclose(state_packed["state"][i][key], arr, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "parameter-by-parameter"])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_loaded_state_resumes_exactly_on_packed_parameters(name: str) -> None:
-    a, b = _params(True), _params(True)
-    opt_a = OPTIMIZERS[name](a)
+def test_loaded_state_resumes_exactly(name: str, packed: bool) -> None:
+    (a, opt_a), (b, opt_b) = _build(name, packed), _build(name, packed)
     for step in range(3):
-        for p in a:
-            p.grad[...] = np.random.default_rng(step).normal(size=p.shape)
+        _set_grads(a, step)
         opt_a.step()
     for pa, pb in zip(a, b, strict=True):
         pb.value[...] = pa.value
-    opt_b = OPTIMIZERS[name](b)
-    opt_b.load_state_dict(opt_a.state_dict())
-    for p, q in zip(a, b, strict=True):
-        p.grad[...] = q.grad[...] = 0.3
-    opt_a.step()
-    opt_b.step()
+    saved = opt_a.state_dict()
+    opt_b.load_state_dict(saved)
+    again = opt_b.state_dict()
+    assert again["config"] == saved["config"]
+    for i, slots in saved["state"].items():
+        assert list(again["state"][i]) == list(slots)
+        for key, arr in slots.items():
+            np.testing.assert_array_equal(again["state"][i][key], arr)
+    for step in range(3, 5):
+        _set_grads(a, step)
+        _set_grads(b, step)
+        opt_a.step()
+        opt_b.step()
+    assert _steps_flat(opt_b) == packed
     for pa, pb in zip(a, b, strict=True):
         np.testing.assert_array_equal(pa.value, pb.value)
 
 
-def test_sequential_packs_its_parameters_and_keeps_their_values() -> None:
+def test_sequential_leaves_its_parameters_where_the_layers_made_them() -> None:
     layers = [Dense(3, 4, rng=0), ReLU(), Dense(4, 2, rng=1)]
-    before = [p.value.copy() for layer in layers for p in layer.parameters()]
+    arrays = [(p.value, p.grad) for layer in layers for p in layer.parameters()]
     model = Sequential(layers)
-    params = list(model.parameters())
-    assert layernet.parameter.flat_span([p.value for p in params]) is not None
-    assert layernet.parameter.flat_span([p.grad for p in params]) is not None
-    for p, value in zip(params, before, strict=True):
-        np.testing.assert_array_equal(p.value, value)
     model.add(Dense(2, 2, rng=2))
-    assert layernet.parameter.flat_span([p.value for p in model.parameters()]) is not None
+    for p, (value, grad) in zip(model.parameters(), arrays, strict=False):
+        assert p.value is value
+        assert p.grad is grad
+    assert flat_span([p.value for p in model.parameters()]) is None
 
 
-def test_an_optimizer_follows_a_model_repacked_after_it_was_built() -> None:
+def test_an_optimizer_follows_parameters_packed_again_after_it_was_built() -> None:
     model = Sequential([Dense(3, 4, rng=0)])
     opt = layernet.SGD(model.parameters(), lr=0.5, momentum=0.9)
-    weight = next(iter(model[0].parameters()))
+    weight = model[0].weight  # type: ignore[attr-defined]
     weight.grad[...] = 1.0
     opt.step()
-    model.add(Dense(4, 1, rng=1))  # repacks: the optimizer's parameters move
+    model.add(Dense(4, 1, rng=1))
+    layernet.SGD(model.parameters(), lr=0.1)  # packs all five: the first optimizer's two move
     expected = weight.value - 0.5 * (0.9 * 1.0 + 1.0)
     weight.grad[...] = 1.0
     opt.step()
     np.testing.assert_allclose(weight.value, expected, rtol=1e-15)
+    assert _steps_flat(opt)  # they still tile, now a longer buffer
 
 
-def test_unequal_loaded_step_counts_update_parameter_by_parameter() -> None:
-    loose, packed = _params(False), _params(True)
+@pytest.mark.parametrize("chunk", [1 << 16, 7], ids=["whole-parameters", "parameters-in-slices"])
+def test_unequal_loaded_step_counts_update_parameter_by_parameter(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layernet.optimizers.base, "_CHUNK", chunk)
+    loose, packed = _params(), _params()
     opt_loose, opt_packed = layernet.Adam(loose, lr=0.01), layernet.Adam(packed, lr=0.01)
+    _move(loose)
     for opt, params in ((opt_loose, loose), (opt_packed, packed)):
         for p in params:
             p.grad[...] = 0.5
@@ -198,6 +235,8 @@ def test_unequal_loaded_step_counts_update_parameter_by_parameter() -> None:
         state["state"][0]["step"] = np.array(7.0)  # hand-made: one parameter further along
         opt.load_state_dict(state)
         opt.step()
+    assert not _steps_flat(opt_packed)
+    assert flat_span([p.value for p in packed]) is not None
     for a, b in zip(loose, packed, strict=True):
         np.testing.assert_array_equal(a.value, b.value)
     assert float(opt_packed.state[packed[0]]["step"]) == 8.0

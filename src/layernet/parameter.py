@@ -95,16 +95,25 @@ class Parameter:
 def pack_parameters(params: Iterable[Parameter]) -> None:
     """Make the parameters' values (and grads) views into one contiguous buffer per dtype.
 
-    The numbers are kept; only where they live changes. An optimizer over
-    packed parameters updates the whole model with a handful of ufunc calls
+    The numbers are kept; only where they live changes. Every optimizer
+    calls this on the parameters it is given, at construction: over packed
+    parameters a step updates the whole model with a handful of ufunc calls
     instead of a handful per parameter (see :func:`flat_span`). Parameters
-    of size zero are left alone.
+    that already tile a buffer in order (packed earlier, by another
+    optimizer over the same or more parameters) are left where they are, so
+    a second optimizer moves nothing the first relies on. Parameters of size
+    zero are left alone.
     """
     groups: dict[np.dtype[Any], list[Parameter]] = {}
     for param in params:
         if param.size:
             groups.setdefault(param.value.dtype, []).append(param)
     for dtype, group in groups.items():
+        if (
+            flat_span([p.value for p in group]) is not None
+            and flat_span([p.grad for p in group]) is not None
+        ):
+            continue
         total = sum(p.size for p in group)
         values, grads = np.empty(total, dtype=dtype), np.empty(total, dtype=dtype)
         start = 0
@@ -121,10 +130,12 @@ def flat_span(arrays: Sequence[FloatArray]) -> FloatArray | None:
 
     True when :func:`pack_parameters` laid them out (or the caller did the
     same by hand): each is a C-contiguous view of one 1-D buffer, starting
-    where the previous one ends.
+    where the previous one ends. A single C-contiguous array tiles itself.
     """
     if not arrays:
         return None
+    if len(arrays) == 1 and arrays[0].flags.c_contiguous:
+        return arrays[0].reshape(-1)
     owner = arrays[0].base
     if not isinstance(owner, np.ndarray) or owner.ndim != 1 or not owner.flags.c_contiguous:
         return None
