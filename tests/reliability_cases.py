@@ -1044,6 +1044,7 @@ EXEMPT: dict[str, str] = {
     "Model": "abstract base class; Sequential, its concrete model, is in LAYERS",
     "Loss": "abstract base class; every loss is in LOSSES",
     "Optimizer": "abstract base class; every optimizer is in OPTIMIZERS",
+    "FullBatchOptimizer": "abstract capability class; LBFGS, its optimizer, is in OPTIMIZERS",
     "Metric": "abstract base class; every metric is in METRICS",
     "LRSchedule": "abstract base class; every schedule is in SCHEDULES",
     "ArrayLike": "a type alias",

@@ -58,6 +58,7 @@ from .optimizers import SGD as SGD
 from .optimizers import Adagrad as Adagrad
 from .optimizers import Adam as Adam
 from .optimizers import AdamW as AdamW
+from .optimizers import FullBatchOptimizer as FullBatchOptimizer
 from .optimizers import Optimizer as Optimizer
 from .optimizers import RMSprop as RMSprop
 from .optimizers import clip_grad_norm as clip_grad_norm
@@ -108,6 +109,7 @@ __all__ = [
     "ExponentialLR",
     "Flatten",
     "FloatArray",
+    "FullBatchOptimizer",
     "GlobalAvgPool1d",
     "GlobalAvgPool2d",
     "GradcheckResult",

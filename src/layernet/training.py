@@ -49,8 +49,7 @@ from .callbacks import Callback, CallbackList
 from .layers.base import Layer, check_unique, check_values
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
-from .optimizers import LBFGS as FullBatchOptimizer  # noqa: N811  (until the capability class lands)
-from .optimizers import Optimizer
+from .optimizers import FullBatchOptimizer, Optimizer
 
 Pair: TypeAlias = tuple[Any, Any]
 BatchStream: TypeAlias = "Iterable[Pair] | Callable[[], Iterable[Pair]]"
