@@ -90,21 +90,8 @@ class LBFGS(FullBatchOptimizer):
     ) -> Any:
         """Run L-BFGS-B from the current parameters; leave them at SciPy's answer.
 
-        Parameters
-        ----------
-        closure : callable () -> float
-            Computes the loss over the whole data set at the current
-            parameters and writes every ``param.grad``.
-        max_iter : int
-            Iteration cap.
-        callback : callable (OptimizeResult) -> None, optional
-            Called after each iteration with ``x`` (the iterate) and ``fun``
-            (its loss), with the parameters already set to ``x``; raise
-            ``StopIteration`` to stop.
-
-        Returns
-        -------
-        scipy.optimize.OptimizeResult
+        As :meth:`FullBatchOptimizer.minimize`; the callback receives SciPy's
+        ``OptimizeResult`` and the result returned is SciPy's.
         """
         from scipy.optimize import minimize as scipy_minimize
 

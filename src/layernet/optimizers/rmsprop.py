@@ -91,22 +91,7 @@ def rmsprop(
 class RMSprop(Optimizer):
     """RMSprop, with torch.optim.RMSprop's update rule and defaults.
 
-    For each parameter ``p`` with gradient ``g``::
-
-        g = g + weight_decay * p                       (if weight_decay)
-        v = alpha * v + (1 - alpha) * g**2
-        if centered:
-            gbar = alpha * gbar + (1 - alpha) * g
-            denom = sqrt(v - gbar**2) + eps
-        else:
-            denom = sqrt(v) + eps
-        if momentum:
-            b = momentum * b + g / denom
-            p = p - lr * b
-        else:
-            p = p - lr * g / denom
-
-    The rule itself is :func:`rmsprop`.
+    The rule, with its maths, is :func:`rmsprop`.
 
     Parameters
     ----------

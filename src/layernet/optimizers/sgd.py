@@ -86,17 +86,8 @@ def sgd(
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov and weight decay.
 
-    torch.optim.SGD's rule, for each parameter ``p`` with gradient ``g``::
-
-        d = g + weight_decay * p
-        if momentum:
-            b = d                                   (first step)
-            b = momentum * b + (1 - dampening) * d  (later steps)
-            d = d + momentum * b  if nesterov  else  b
-        p = p - lr * d
-
-    With the defaults this is the blog's ``w -= lr * dL/dw``. The rule itself
-    is :func:`sgd`.
+    torch.optim.SGD's rule, written out (with its maths) in :func:`sgd`. With the
+    defaults it is the blog's ``w -= lr * dL/dw``.
 
     Notes
     -----
