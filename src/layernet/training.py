@@ -398,8 +398,8 @@ def evaluate(
     _check_components(model, loss, None, "evaluate")
     metric_list = get_metrics(metrics)
     size = check_positive_int(batch_size, "batch_size", "evaluate")
-    data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
     try:
+        data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
         return _evaluate_data(model, loss, metric_list, data)
     finally:
         model.clear_cache()
