@@ -135,7 +135,8 @@ class Sequential(Model):
             first = cached[2]
             if first is None or layers[first] is cached[3]:
                 return first
-        first = next((i for i, layer in enumerate(layers) if _has_parameters(layer)), None)
+        owners = (i for i, layer in enumerate(layers) if parameter_dtype(layer) is not None)
+        first = next(owners, None)
         self._first_cache = (layers, len(layers), first, None if first is None else layers[first])
         return first
 
@@ -187,12 +188,8 @@ class Sequential(Model):
         return f"Sequential({len(self.layers)} layers)"
 
 
-def _has_parameters(layer: Layer) -> bool:
-    return next(iter(layer.parameters()), None) is not None
-
-
 def _check_dtypes(layers: list[Layer]) -> None:
-    owners = [(i, layer) for i, layer in enumerate(layers) if _has_parameters(layer)]
+    owners = [(i, layer) for i, layer in enumerate(layers) if parameter_dtype(layer) is not None]
     if owners:
         first_pos, first = owners[0]
         for pos, layer in owners[1:]:
