@@ -29,7 +29,7 @@ global pool over nothing."""
 @pytest.mark.parametrize(
     ("layer", "spec"),
     [
-        (ln.Dense(3, 4), InputSpec.of_shape((3,))),
+        (ln.Dense(3, 4), InputSpec(min_rank=1, axes={-1: 3})),
         (ln.BatchNorm1d(5), InputSpec(min_rank=1, max_rank=2, axes={0: 5})),
         (ln.LayerNorm(6), InputSpec(min_rank=1, axes={-1: 6})),
         (ln.Flatten(), InputSpec(min_rank=1)),
@@ -49,8 +49,12 @@ def test_each_layer_declares_its_input_shapes(layer: Layer, spec: InputSpec | No
     assert as_spec(layer.input_spec) == spec
 
 
-def test_dense_keeps_its_exact_shape_shorthand() -> None:
-    assert ln.Dense(3, 4).input_spec == (3,)
+def test_dense_takes_any_rank_with_its_features_last() -> None:
+    spec = as_spec(ln.Dense(3, 4).input_spec)
+    assert spec is not None
+    assert spec.fits((3,)) and spec.fits((7, 3)) and spec.fits((2, 5, 3))
+    assert not spec.fits(()) and not spec.fits((3, 4))
+    assert ln.Dense(3, 4).output_shape((7, 3)) == (7, 4)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +125,7 @@ def test_the_call_rejects_exactly_what_the_spec_rejects_plus_declared_extras(nam
         (
             ln.Dense(1, 2),
             (5,),
-            r"Dense\(1 -> 2\) at position 2: expected input of shape \(batch, 1\), got \(5,\); "
+            r"Dense\(1 -> 2\) at position 2: expected input of shape \(batch, \.\.\., 1\), got \(5,\); "
             r".*x\.reshape\(-1, 1\) if it holds one feature per sample",
         ),
         (
@@ -255,8 +259,8 @@ def test_agreeing_neighbours_are_accepted_and_run(
 @pytest.mark.parametrize(
     ("layers", "spec"),
     [
-        ([ln.Dense(3, 4), ln.ReLU()], InputSpec.of_shape((3,))),
-        ([ln.Sigmoid(), ln.Dropout(0.1), ln.Dense(3, 4)], InputSpec.of_shape((3,))),
+        ([ln.Dense(3, 4), ln.ReLU()], InputSpec(min_rank=1, axes={-1: 3})),
+        ([ln.Sigmoid(), ln.Dropout(0.1), ln.Dense(3, 4)], InputSpec(min_rank=1, axes={-1: 3})),
         ([ln.Conv2d(3, 8, 3), ln.ReLU()], InputSpec.of_shape((3, None, None))),
         ([ln.BatchNorm1d(4), ln.Dense(4, 2)], InputSpec(min_rank=1, max_rank=2, axes={0: 4})),
         ([ln.Flatten(), ln.Dense(12, 2)], InputSpec(min_rank=1)),
