@@ -223,8 +223,9 @@ def test_messages_name_the_layer_position_expected_and_received(
             r"Conv1d\(4 -> 2, kernel_size=3\) at position 1 .* but Dense\(3 -> 4\) at position 0",
         ),
         (
-            [ln.Dense(3, 4), ln.MaxPool1d(2)],
-            r"MaxPool1d\(kernel_size=2\) at position 1 .* but Dense\(3 -> 4\) at position 0",
+            [ln.Dense(3, 4), ln.Flatten(), ln.Conv2d(4, 2, 3)],
+            r"Conv2d\(4 -> 2, kernel_size=\(3, 3\)\) at position 2 .* but Flatten\(\) at "
+            r"position 1 produces \(batch, \?\)",
         ),
     ],
     ids=lambda v: " ".join(map(repr, v)) if isinstance(v, list) else None,
@@ -234,6 +235,23 @@ def test_a_model_with_mismatched_neighbours_is_refused_when_built(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         ln.Sequential(layers)
+
+
+@pytest.mark.parametrize(
+    ("layers", "x_shape", "y_shape"),
+    [
+        ([ln.Dense(3, 4), ln.Permute((2, 1)), ln.Conv1d(4, 2, 3)], (2, 6, 3), (2, 2, 4)),
+        ([ln.Dense(3, 4), ln.Flatten(), ln.Dense(20, 2)], (2, 5, 3), (2, 2)),
+        ([ln.LayerNorm(3), ln.Reshape((-1,)), ln.Dense(6, 1)], (2, 2, 3), (2, 1)),
+        ([ln.Dense(3, 4), ln.MaxPool1d(2)], (2, 5, 3), (2, 5, 2)),
+    ],
+    ids=lambda v: " ".join(map(repr, v)) if isinstance(v, list) else None,
+)
+def test_dense_on_sequences_builds_models_that_need_the_leading_axes(
+    layers: list[Layer], x_shape: tuple[int, ...], y_shape: tuple[int, ...]
+) -> None:
+    """Dense's input may have more axes than its features: neighbours that need them build."""
+    assert ln.Sequential(layers)(np.ones(x_shape)).shape == y_shape
 
 
 @pytest.mark.parametrize(
