@@ -99,9 +99,11 @@ class Reshape(Layer):
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Besides the spec, a sample's size must be the target's (or a multiple, with a -1)."""
         super().check_input(shape, position)
-        self._target(shape[1:], position)
+        self._target(shape[1:], position, shape)
 
-    def _target(self, sample: Shape, position: int | None) -> Shape:
+    def _target(
+        self, sample: Shape, position: int | None, batch_shape: tuple[int, ...] | None = None
+    ) -> Shape:
         """The per-sample output shape for a per-sample input (``None`` sizes stay unknown)."""
         known = math.prod(d for d in self.shape if d != -1)
         if any(d is None for d in sample):
@@ -110,8 +112,10 @@ class Reshape(Layer):
         free = -1 in self.shape
         if (size % known if free else size - known) != 0:
             wanted = f"a multiple of {known}" if free else str(known)
+            received = "" if batch_shape is None else f"got input of shape {batch_shape}: "
             raise ValueError(
-                f"{describe(self, position)}: cannot reshape a sample of shape {tuple(sample)} "
+                f"{describe(self, position)}: {received}cannot reshape a sample of shape "
+                f"{tuple(sample)} "
                 f"({size} values) into {self.shape} ({wanted} values); a reshape keeps every "
                 "value, so the sizes must agree"
             )
