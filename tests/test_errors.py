@@ -72,11 +72,13 @@ def test_wrong_feature_count_names_layer_position_and_shapes() -> None:
     model = Sequential([Dense(2, 3), Sigmoid(), Dense(3, 1)])
     with pytest.raises(
         ValueError,
-        match=r"Dense\(2 -> 3\) at position 0: expected input of shape \(batch, \.\.\., 2\), got \(5, 7\)",
+        match=r"Dense\(2 -> 3\) at position 0: expected input of shape \(batch, \.\.\., 2\), "
+        r"got \(5, 7\)",
     ):
         model(np.ones((5, 7)))
     with pytest.raises(
-        ValueError, match=r"Dense\(3 -> 4\): expected input of shape \(batch, \.\.\., 3\), got \(5, 7\)"
+        ValueError,
+        match=r"Dense\(3 -> 4\): expected input of shape \(batch, \.\.\., 3\), got \(5, 7\)",
     ):
         Dense(3, 4)(np.ones((5, 7)))
 

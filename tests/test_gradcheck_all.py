@@ -120,8 +120,12 @@ LAYER_CASES: list[LayerCase] = [
     LayerCase(lambda: layernet.Dense(4, 3, rng=18), (2, 5, 4), id="Dense-sequence"),
     LayerCase(lambda: layernet.Dense(3, 2, bias=False, rng=19), (2, 2, 3, 3), id="Dense-4d-nobias"),
     LayerCase(lambda: _layernorm(3), (2, 2, 4, 3), id="LayerNorm-4d"),
-    LayerCase(_dropout_with_a_fixed_mask, (2, 3, 4, 5), training=True, id="Dropout-training-fixed-mask-4d"),
-    LayerCase(lambda: _batchnorm((3, 4, 5)), (2, 3, 4, 5), training=True, id="BatchNorm2d-training"),
+    LayerCase(
+        _dropout_with_a_fixed_mask, (2, 3, 4, 5), training=True, id="Dropout-training-fixed-mask-4d"
+    ),
+    LayerCase(
+        lambda: _batchnorm((3, 4, 5)), (2, 3, 4, 5), training=True, id="BatchNorm2d-training"
+    ),
     LayerCase(lambda: _batchnorm((3, 4, 5)), (2, 3, 4, 5), id="BatchNorm2d-inference"),
     LayerCase(lambda: layernet.Permute((2, 1)), (2, 3, 4), id="Permute"),
     LayerCase(lambda: layernet.Permute((3, 1, 2)), (2, 3, 4, 5), id="Permute-3"),
@@ -165,8 +169,11 @@ LAYER_CASES: list[LayerCase] = [
     ),
     LayerCase(
         lambda: layernet.Parallel(
-            [layernet.Dense(3, 4, rng=27), layernet.Sequential([layernet.Dense(3, 4, rng=28)]),
-             layernet.Dense(3, 4, bias=False, rng=29)],
+            [
+                layernet.Dense(3, 4, rng=27),
+                layernet.Sequential([layernet.Dense(3, 4, rng=28)]),
+                layernet.Dense(3, 4, bias=False, rng=29),
+            ],
             merge="add",
         ),
         (4, 3),

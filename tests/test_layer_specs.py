@@ -53,8 +53,8 @@ def test_each_layer_declares_its_input_shapes(layer: Layer, spec: InputSpec | No
 def test_dense_takes_any_rank_with_its_features_last() -> None:
     spec = as_spec(ln.Dense(3, 4).input_spec)
     assert spec is not None
-    assert spec.fits((3,)) and spec.fits((7, 3)) and spec.fits((2, 5, 3))
-    assert not spec.fits(()) and not spec.fits((3, 4))
+    assert all(spec.fits(shape) for shape in [(3,), (7, 3), (2, 5, 3)])
+    assert not any(spec.fits(shape) for shape in [(), (3, 4)])
     assert ln.Dense(3, 4).output_shape((7, 3)) == (7, 4)
 
 
@@ -129,7 +129,8 @@ def test_the_call_rejects_exactly_what_the_spec_rejects_plus_declared_extras(nam
         (
             ln.Dense(1, 2),
             (5,),
-            r"Dense\(1 -> 2\) at position 2: expected input of shape \(batch, \.\.\., 1\), got \(5,\); "
+            r"Dense\(1 -> 2\) at position 2: expected input of shape \(batch, \.\.\., 1\), "
+            r"got \(5,\); "
             r".*x\.reshape\(-1, 1\) if it holds one feature per sample",
         ),
         (

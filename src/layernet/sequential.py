@@ -236,7 +236,9 @@ def _trace(
         shape_in, shape = shape, layer.output_shape(shape)
         if open_rank and shape_in is not None:
             wider = layer.output_shape((None, *shape_in))
-            if shape is None or wider != (None, *shape):  # the output depends on those axes
+            if wider is None:  # the layer cannot take a leading axis: there is none
+                open_rank = False
+            elif shape is None or wider != (None, *shape):  # the output depends on those axes
                 shape, open_rank = wider, False
         if not layer.shape_preserving:
             producer = i

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -115,19 +115,23 @@ def _agree(a: Shape | None, b: Shape | None) -> bool:
     """Whether two per-sample shapes can be the same (``None`` sizes or shapes are unknown)."""
     if a is None or b is None:
         return True
-    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=True)
+    )
 
 
 def _show(shape: Shape | None) -> str:
     return "an unknown shape" if shape is None else format_shape(shape)
 
 
-def _sum_shape(outputs: list[Shape | None]) -> Shape | None:
+def _sum_shape(outputs: Sequence[Shape | None]) -> Shape | None:
     """The shape of a sum of outputs that agree: each axis's size where any output knows it."""
     known = [s for s in outputs if s is not None]
     if not known:
         return None
-    return tuple(next((d for d in dims if d is not None), None) for dims in zip(*known))
+    return tuple(
+        next((d for d in dims if d is not None), None) for dims in zip(*known, strict=False)
+    )
 
 
 @register
@@ -212,7 +216,9 @@ class Residual(Container):
             self.shortcut.backward_parameters(grad_out)
 
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
-        return _sum_shape([shape for _, shape in self._merged_shapes(input_shape)])
+        """The block's output shape (None where the paths disagree: the call will refuse)."""
+        outputs = self._merged_shapes(input_shape)
+        return None if self._mismatch(outputs) else _sum_shape([s for _, s in outputs])
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -270,9 +276,13 @@ class Parallel(Container):
 
     def __init__(self, branches: Iterable[Layer], merge: str = "concat", axis: int = 1) -> None:
         if isinstance(branches, Layer):
-            raise TypeError("Parallel: expected a list of branches, got a single Layer; wrap it in [ ]")
+            raise TypeError(
+                "Parallel: expected a list of branches, got a single Layer; wrap it in [ ]"
+            )
         if not isinstance(branches, Iterable) or isinstance(branches, str):
-            raise TypeError(f"Parallel: branches must be a list of layers, got {_type_name(branches)}")
+            raise TypeError(
+                f"Parallel: branches must be a list of layers, got {_type_name(branches)}"
+            )
         self.branches = list(branches)
         if not self.branches:
             raise ValueError("Parallel: branches is empty; pass at least one layer")
@@ -381,7 +391,11 @@ class Parallel(Container):
             branch.backward_parameters(g)
 
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
-        outputs = [branch.output_shape(input_shape) for branch in self.branches]
+        """The merged shape (None where the branches disagree: the call will refuse)."""
+        named = self._merged_shapes(input_shape)
+        if self._mismatch(named):
+            return None
+        outputs = [shape for _, shape in named]
         if self.merge == "add":
             return _sum_shape(outputs)
         if any(s is None for s in outputs):

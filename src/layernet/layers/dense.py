@@ -130,7 +130,7 @@ class Dense(Layer):
     def backward(self, grad_out: FloatArray) -> FloatArray:
         self.backward_parameters(grad_out)
         if grad_out.ndim != 2:
-            folded = grad_out.reshape(-1, self.out_features) @ self.weight.value.T
+            folded: FloatArray = grad_out.reshape(-1, self.out_features) @ self.weight.value.T
             return folded.reshape(*grad_out.shape[:-1], self.in_features)
         grad_in: FloatArray = grad_out @ self.weight.value.T
         return grad_in

@@ -187,12 +187,14 @@ class Permute(Layer):
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._ran = True
-        return x.transpose(0, *self.dims)
+        y: FloatArray = x.transpose(0, *self.dims)
+        return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         if self._ran is None:
             raise self._not_run_yet()
-        return grad_out.transpose(self._inverse)
+        grad: FloatArray = grad_out.transpose(self._inverse)
+        return grad
 
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
         if input_shape is None or len(input_shape) != len(self.dims):
