@@ -233,7 +233,13 @@ def _trace(
             )
         if shape is None and spec is not None:
             shape, open_rank = spec.template(), spec.max_rank is None
-        shape_in, shape = shape, layer.output_shape(shape)
+        shape_in = shape
+        try:
+            shape = layer.output_shape(shape_in)
+        except ValueError:  # Reshape to another size: unless leading axes may make it fit
+            if not (open_rank and shape_in is not None):
+                raise
+            shape = None
         if open_rank and shape_in is not None:
             wider = layer.output_shape((None, *shape_in))
             if wider is None:  # the layer cannot take a leading axis: there is none
