@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._typing import FloatArray, Shape
+from .._typing import FloatArray, IntArray, Shape
 from .base import Layer, describe
 from .registry import register
 from .spec import InputSpec
@@ -67,7 +67,7 @@ class Reshape(Layer):
 
     Parameters
     ----------
-    shape : sequence of int
+    shape : sequence of int (or 1-D int array)
         Positive sizes, at most one ``-1``.
 
     Notes
@@ -80,7 +80,7 @@ class Reshape(Layer):
     cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
     shape: tuple[int, ...]
 
-    def __init__(self, shape: Sequence[int]) -> None:
+    def __init__(self, shape: Sequence[int] | IntArray) -> None:
         self.shape = _int_tuple(shape, "Reshape", "shape", "a sequence of ints such as (4, -1)")
         name = f"Reshape({self.shape})"
         if not self.shape:
@@ -155,7 +155,7 @@ class Permute(Layer):
 
     Parameters
     ----------
-    dims : sequence of int
+    dims : sequence of int (or 1-D int array)
         A permutation of ``1, ..., k`` for inputs of shape ``(batch, d1, ..., dk)``.
 
     Notes
@@ -169,7 +169,7 @@ class Permute(Layer):
     cache_attributes: ClassVar[tuple[str, ...]] = ("_ran",)
     dims: tuple[int, ...]
 
-    def __init__(self, dims: Sequence[int]) -> None:
+    def __init__(self, dims: Sequence[int] | IntArray) -> None:
         self.dims = _int_tuple(dims, "Permute", "dims", "a sequence of ints such as (2, 1)")
         k = len(self.dims)
         if sorted(self.dims) != list(range(1, k + 1)):
