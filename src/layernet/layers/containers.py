@@ -164,7 +164,6 @@ class Residual(Container):
     stacks train.
     """
 
-    cache_attributes: ClassVar[tuple[str, ...]] = ()
     block: Layer
     shortcut: Layer | None
 
@@ -362,7 +361,7 @@ class Parallel(Container):
                 total += out
             return total
         axis = self.axis if self.axis > 0 else self.axis + x.ndim
-        self._splits = list(np.cumsum([o.shape[axis] for o in outs[:-1]]))
+        self._splits = [int(i) for i in np.cumsum([o.shape[axis] for o in outs[:-1]])]
         return np.concatenate(outs, axis=axis)
 
     def _branch_grads(self, grad_out: FloatArray) -> list[FloatArray]:
