@@ -87,6 +87,13 @@ def test_every_exported_layer_is_compared() -> None:
     from test_gradcheck_all import LAYER_CASES  # the harness's exhaustive list
 
     compared = {type(make()[0]) for _, make, _, _ in LAYERS}
+    compared |= {  # compared with torch modules of one structure in test_torch_parity_compose.py
+        ln.BatchNorm2d,
+        ln.Permute,
+        ln.Reshape,
+        ln.Residual,
+        ln.Parallel,
+    }
     compared |= {  # compared with torch.nn.functional in test_torch_parity_conv.py
         ln.Conv1d,
         ln.Conv2d,

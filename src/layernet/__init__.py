@@ -25,10 +25,13 @@ from .layers.activations import Softmax as Softmax
 from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
+from .layers.containers import Parallel as Parallel
+from .layers.containers import Residual as Residual
 from .layers.conv import Conv1d as Conv1d
 from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
 from .layers.normalization import BatchNorm1d as BatchNorm1d
+from .layers.normalization import BatchNorm2d as BatchNorm2d
 from .layers.normalization import LayerNorm as LayerNorm
 from .layers.pooling import AvgPool1d as AvgPool1d
 from .layers.pooling import AvgPool2d as AvgPool2d
@@ -39,6 +42,8 @@ from .layers.pooling import MaxPool2d as MaxPool2d
 from .layers.registry import register as register
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
+from .layers.reshape import Permute as Permute
+from .layers.reshape import Reshape as Reshape
 from .layers.spec import InputSpec as InputSpec
 from .losses import BCELoss as BCELoss
 from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
@@ -97,6 +102,7 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
     "CSVLogger",
     "Callback",
     "Conv1d",
@@ -135,11 +141,15 @@ __all__ = [
     "Model",
     "ModelCheckpoint",
     "Optimizer",
+    "Parallel",
     "Parameter",
+    "Permute",
     "ProgressLogger",
     "R2Score",
     "RMSprop",
     "ReLU",
+    "Reshape",
+    "Residual",
     "Sequential",
     "SequentialLR",
     "Sigmoid",

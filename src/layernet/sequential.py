@@ -209,10 +209,18 @@ def _trace(
     An unknown shape starts from the next layer's ``input_spec``. With
     ``check``, a layer whose spec rejects the shape it would receive is a
     ValueError naming it and the layer that produces that shape.
+
+    A shape started from a spec of open rank (Dense, LayerNorm: ``(batch,
+    ..., F)``) may be missing leading axes: the data may be sequences. While
+    that holds, a layer that needs more axes gets them (of unknown size), and
+    a layer whose output depends on them (Flatten) makes those sizes unknown.
     """
     producer = -1
+    open_rank = False  # the shape came from an open-rank template: leading axes may be missing
     for i, layer in enumerate(layers):
         spec = as_spec(layer.input_spec)
+        if open_rank and spec is not None and shape is not None and not spec.fits(shape):
+            shape, open_rank = _widen(spec, shape), spec.max_rank is None
         if check and spec is not None and shape is not None and not spec.fits(shape):
             source = (
                 f"{describe(layers[producer], producer)} produces {format_shape(shape)}"
@@ -224,8 +232,36 @@ def _trace(
                 f"{spec}, but {source}; make the sizes agree"
             )
         if shape is None and spec is not None:
-            shape = spec.template()
-        shape_in, shape = shape, layer.output_shape(shape)
+            shape, open_rank = spec.template(), spec.max_rank is None
+        shape_in = shape
+        try:
+            shape = layer.output_shape(shape_in)
+        except ValueError:  # Reshape to another size: unless leading axes may make it fit
+            if not (open_rank and shape_in is not None):
+                raise
+            shape = None
+        if open_rank and shape_in is not None:
+            wider = layer.output_shape((None, *shape_in))
+            if wider is None:  # the layer cannot take a leading axis: there is none
+                open_rank = False
+            elif shape is None or wider != (None, *shape):  # the output depends on those axes
+                shape, open_rank = wider, False
         if not layer.shape_preserving:
             producer = i
         yield i, layer, shape_in, shape
+
+
+def _widen(spec: InputSpec, shape: Shape) -> Shape:
+    """``shape`` with the fewest leading axes of unknown size that ``spec`` accepts (or as is).
+
+    Only where ``spec`` asks no size of the added axes: ``Dense(3, 4)`` then
+    ``Permute((2, 1))`` is a sequence model, but ``Dense(3, 4)`` then
+    ``Conv1d(4, ...)`` reads 4 features as 4 channels, a mistake refused here.
+    """
+    for extra in range(1, 8):
+        wider = (None,) * extra + tuple(shape)
+        added = {axis for axis, _ in spec.axes if -len(wider) <= axis < len(wider)}
+        added = {axis % len(wider) for axis in added}
+        if spec.fits(wider) and not added & set(range(extra)):
+            return wider
+    return shape
