@@ -557,9 +557,9 @@ for fn in (fit, evaluate):
     )
     add(
         f"{where}-metrics-unknown",
-        lambda fn=fn: fn(metrics=["precision"]),
+        lambda fn=fn: fn(metrics=["precison"]),
         ValueError,
-        r"unknown metric 'precision'; choose one of",
+        r"unknown metric 'precison'; choose one of",
     )
     add(
         f"{where}-metrics-type",
@@ -1030,7 +1030,7 @@ def _metric_cases() -> None:
             f"{name}-compute-rows",
             lambda m=metric, p=pred, t=target: m.compute(p, t[:-1]),
             ValueError,
-            rf"(Accuracy|{who}).*{re.escape(str(target[:-1].shape))}",
+            rf"({name}|Accuracy|{who}).*{re.escape(str(target[:-1].shape))}",
         )
         for i, (p, t, match) in enumerate(spec.domain_errors):
             add(f"{name}-domain-{i}", lambda m=metric, p=p, t=t: m.compute(p, t), ValueError, match)

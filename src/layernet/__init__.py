@@ -47,11 +47,16 @@ from .losses import HuberLoss as HuberLoss
 from .losses import L1Loss as L1Loss
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
+from .metrics import AUC as AUC
 from .metrics import Accuracy as Accuracy
+from .metrics import F1Score as F1Score
 from .metrics import MeanAbsoluteError as MeanAbsoluteError
 from .metrics import MeanSquaredError as MeanSquaredError
 from .metrics import Metric as Metric
+from .metrics import Precision as Precision
 from .metrics import R2Score as R2Score
+from .metrics import Recall as Recall
+from .metrics import TopKAccuracy as TopKAccuracy
 from .model import Model as Model
 from .optimizers import LBFGS as LBFGS
 from .optimizers import SGD as SGD
@@ -82,6 +87,7 @@ from .training import predict as predict
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUC",
     "ELU",
     "GELU",
     "LBFGS",
@@ -107,6 +113,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ExponentialLR",
+    "F1Score",
     "Flatten",
     "FloatArray",
     "FullBatchOptimizer",
@@ -136,10 +143,12 @@ __all__ = [
     "ModelCheckpoint",
     "Optimizer",
     "Parameter",
+    "Precision",
     "ProgressLogger",
     "R2Score",
     "RMSprop",
     "ReLU",
+    "Recall",
     "Sequential",
     "SequentialLR",
     "Sigmoid",
@@ -148,6 +157,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "TerminateOnNaN",
+    "TopKAccuracy",
     "clip_grad_norm",
     "datasets",
     "evaluate",

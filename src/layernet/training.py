@@ -537,7 +537,7 @@ def evaluate(
         ``"loss"`` (the mean over every sample) and each metric's name.
     """
     _check_components(model, loss, None, "evaluate")
-    metric_list = get_metrics(metrics)
+    metric_list = get_metrics(metrics, loss.pred_kind)
     size = check_positive_int(batch_size, "batch_size", "evaluate")
     try:
         data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
@@ -715,7 +715,7 @@ def fit(
     size = check_positive_int(batch_size, "batch_size", "fit")
     split = check_real(validation_split, "validation_split", "fit", low=0, high=1)
     level = _check_verbose(verbose)
-    metric_list = get_metrics(metrics)
+    metric_list = get_metrics(metrics, loss.pred_kind)
     user_callbacks = _check_callbacks(callbacks)
     gen = as_generator(rng)
     full_batch = isinstance(optimizer, FullBatchOptimizer)
