@@ -1023,6 +1023,77 @@ CALLBACKS: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = 
             TypeError,
             r"EarlyStopping: restore_best_weights must be True or False, got str 'yes'",
         ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(verbose=True),
+            ValueError,
+            r"EarlyStopping: verbose must be 0 \(silent\) or 1 \(print\), got True",
+        ),
+        (
+            lambda: ln.EarlyStopping(baseline="0.5"),
+            TypeError,
+            r"EarlyStopping: baseline must be a real number, got str",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(start_from_epoch=-2),
+            ValueError,
+            r"EarlyStopping: start_from_epoch must be >= 0, got -2",
+        ),
+    ],
+    "ReduceLROnPlateau": [
+        (
+            lambda: ln.ReduceLROnPlateau(factor=1.0),
+            ValueError,
+            r"ReduceLROnPlateau: factor must be in \(0, 1\) to reduce the rate, got 1.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(factor=0.0),
+            ValueError,
+            r"ReduceLROnPlateau: factor must be positive, got 0.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(patience=-1),
+            ValueError,
+            r"ReduceLROnPlateau: patience must be >= 0, got -1",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(cooldown=0.5),
+            TypeError,
+            r"ReduceLROnPlateau: cooldown must be an int, got 0.5",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ReduceLROnPlateau(min_lr=-1.0),
+            ValueError,
+            r"ReduceLROnPlateau: min_lr must be >= 0, got -1.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(mode="up"),
+            ValueError,
+            r"ReduceLROnPlateau: mode must be one of",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(verbose=2),
+            ValueError,
+            r"ReduceLROnPlateau: verbose must be 0 \(silent\) or 1 \(print\), got 2",
+        ),
+    ],
+    "LambdaCallback": [
+        (
+            lambda: ln.LambdaCallback(on_epoch_end="print"),
+            TypeError,
+            r"LambdaCallback: on_epoch_end must be a function or None, got str",
+        ),  # type: ignore[arg-type]
+    ],
+    "ScheduleCallback": [
+        (
+            lambda: ln.ScheduleCallback(0.1),
+            TypeError,
+            r"ScheduleCallback: schedule must be an LRSchedule such as StepLR",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ScheduleCallback(ln.StepLR(optimizer(), 2), interval="step"),
+            ValueError,
+            r"ScheduleCallback: interval must be one of \('epoch', 'batch'\), got 'step'",
+        ),
     ],
     "ModelCheckpoint": [
         (
@@ -1120,6 +1191,7 @@ EXEMPT: dict[str, str] = {
     "ArrayLike": "a type alias",
     "FloatArray": "a type alias",
     "IntArray": "a type alias",
+    "Logs": "a type alias (the dict a callback's hooks receive)",
     "History": "a result: fit builds and returns it, users only read it",
     "GradcheckResult": "a result: gradcheck builds and returns it",
     "datasets": "a module of argument-free loaders (load_gender, load_gender_test)",

@@ -664,7 +664,8 @@ add(
     "fit-callbacks-item",
     lambda: fit(callbacks=[print]),
     TypeError,
-    r"fit: callbacks\[0\] must be a Callback, got builtin_function_or_method",
+    r"fit: callbacks\[0\] must be a Callback or a learning-rate schedule, got "
+    r"builtin_function_or_method; for a function \(epoch, lr\) -> lr, pass LearningRateScheduler",
 )
 add(
     "fit-rng-str",

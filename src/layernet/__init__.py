@@ -8,9 +8,13 @@ from ._typing import IntArray as IntArray
 from .callbacks import Callback as Callback
 from .callbacks import CSVLogger as CSVLogger
 from .callbacks import EarlyStopping as EarlyStopping
+from .callbacks import LambdaCallback as LambdaCallback
 from .callbacks import LearningRateScheduler as LearningRateScheduler
+from .callbacks import Logs as Logs
 from .callbacks import ModelCheckpoint as ModelCheckpoint
 from .callbacks import ProgressLogger as ProgressLogger
+from .callbacks import ReduceLROnPlateau as ReduceLROnPlateau
+from .callbacks import ScheduleCallback as ScheduleCallback
 from .callbacks import TerminateOnNaN as TerminateOnNaN
 from .gradcheck import GradcheckResult as GradcheckResult
 from .gradcheck import gradcheck as gradcheck
@@ -127,11 +131,13 @@ __all__ = [
     "IntArray",
     "L1Loss",
     "LRSchedule",
+    "LambdaCallback",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
     "LearningRateScheduler",
     "LinearWarmup",
+    "Logs",
     "Loss",
     "MSELoss",
     "MaxPool1d",
@@ -149,6 +155,8 @@ __all__ = [
     "RMSprop",
     "ReLU",
     "Recall",
+    "ReduceLROnPlateau",
+    "ScheduleCallback",
     "Sequential",
     "SequentialLR",
     "Sigmoid",

@@ -47,11 +47,12 @@ from ._validation import (
     check_positive_int,
     check_real,
 )
-from .callbacks import Callback, CallbackList
+from .callbacks import Callback, CallbackList, as_callback
 from .layers.base import Layer, check_unique, check_values, min_training_batch
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
 from .optimizers import FullBatchOptimizer, Optimizer
+from .schedules import LRSchedule
 
 Pair: TypeAlias = tuple[Any, Any]
 BatchStream: TypeAlias = "Iterable[Pair] | Callable[[], Iterable[Pair]]"
@@ -132,14 +133,10 @@ def _check_verbose(value: object) -> int:
     return value
 
 
-def _check_callbacks(callbacks: Iterable[Callback]) -> list[Callback]:
-    if isinstance(callbacks, Callback):
+def _check_callbacks(callbacks: Iterable[Callback | LRSchedule]) -> list[Callback]:
+    if isinstance(callbacks, (Callback, LRSchedule)):
         raise TypeError(f"fit: callbacks must be a list, got {callbacks!r}; wrap it in [ ]")
-    result = list(callbacks)
-    for i, cb in enumerate(result):
-        if not isinstance(cb, Callback):
-            raise TypeError(f"fit: callbacks[{i}] must be a Callback, got {type(cb).__name__}")
-    return result
+    return [as_callback(cb, i) for i, cb in enumerate(callbacks)]
 
 
 def _length(y: object, where: str, what: str) -> int:
@@ -607,7 +604,7 @@ def fit(
     class_weight: Mapping[int, float] | None = None,
     validation_data: Any = None,
     validation_split: float = 0.0,
-    callbacks: Iterable[Callback] = (),
+    callbacks: Iterable[Callback | LRSchedule] = (),
     metrics: Iterable[MetricLike] = (),
     verbose: int = 1,
     rng: RngLike = None,
@@ -674,8 +671,10 @@ def fit(
         sorted data), layernet shuffles the rows with ``rng`` first and
         then holds out the last ``validation_split`` of them; the split is
         drawn once per call. Cannot be combined with ``validation_data``.
-    callbacks : list of Callback
-        E.g. ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``. A
+    callbacks : list of Callback or LRSchedule
+        E.g. ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``; a
+        learning-rate schedule (``StepLR(optimizer, 10)``...) is stepped
+        once per epoch (:class:`~layernet.callbacks.ScheduleCallback`). A
         ``TerminateOnNaN()`` is added unless one is given: a NaN or
         infinite batch loss raises a RuntimeError naming the epoch and
         batch, before that batch's step is applied.
