@@ -81,7 +81,7 @@ def test_reduce_lr_cooldown_min_lr_and_min_delta() -> None:
 
 
 def test_reduce_lr_matches_torch_with_one_more_epoch_of_patience() -> None:
-    """torch reduces after `patience + 1` bad epochs (threshold_mode="abs"), Keras after `patience`."""
+    """torch (threshold_mode="abs") reduces after patience + 1 bad epochs, Keras after patience."""
     torch = pytest.importorskip("torch")
     values = list(np.random.default_rng(0).choice([3.0, 2.0, 2.5, 1.9, 1.95], size=40))
     param = torch.nn.Parameter(torch.zeros(1))
