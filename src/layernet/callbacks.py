@@ -827,12 +827,18 @@ class ProgressLogger(Callback):
     """The display of ``verbose=1`` (and ``2``): one line per epoch, a live bar on a terminal.
 
     Each epoch ends with a line such as
-    ``Epoch 3/10 - 0.21s - loss: 0.1234 - accuracy: 0.95 - val_loss: 0.2``.
-    With ``live=True`` (``verbose=1``) and a terminal on stdout, an epoch
-    that runs longer than ``delay`` seconds also shows a progress bar
-    (batches done, running loss) redrawn in place with a carriage return at
-    most every ``interval`` seconds; nothing is redrawn when stdout is a
-    file or pipe.
+    ``Epoch 3/10 - 0.21s - 26ms/step - loss: 0.1234 - accuracy: 0.9500 - val_loss: 0.2000``:
+    the epoch's time (validation included), the time per training step, and
+    the logs. With ``live=True`` (``verbose=1``) and a terminal on stdout, an
+    epoch that runs longer than ``delay`` seconds also shows a progress bar
+    (batches done, the estimated time left, the time per step, the running
+    loss) redrawn in place with a carriage return at most every ``interval``
+    seconds; nothing is redrawn when stdout is a file or pipe.
+
+    Numbers have a fixed width, so successive lines align (Keras's rule):
+    four decimals, or four significant digits in exponent form below 1e-3
+    (``1.2346e-05``); durations in whole ``s``, ``ms`` or ``us`` per step,
+    and the time left as ``42s``, ``3:07`` or ``1:02:03``.
     """
 
     def __init__(
@@ -861,6 +867,8 @@ class ProgressLogger(Callback):
         self._seen = 0
         self._loss_sum = 0.0
         self._epoch = 0
+        self._steps = 0
+        self._train_seconds = 0.0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._out = self._stream if self._stream is not None else sys.stdout
@@ -874,14 +882,18 @@ class ProgressLogger(Callback):
         self._drawn = False
         self._seen = 0
         self._loss_sum = 0.0
+        self._steps = 0
+        self._train_seconds = 0.0
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self._steps = batch + 1
+        now = time.perf_counter()
+        self._train_seconds = now - self._start
         if not self._tty or logs is None:
             return
         size = int(logs.get("size", 0))
         self._seen += size
         self._loss_sum += float(logs.get("loss", 0.0)) * size
-        now = time.perf_counter()
         if now < self._next_draw:
             return
         self._next_draw = now + self.interval
@@ -892,15 +904,17 @@ class ProgressLogger(Callback):
     def _bar(self, done: int) -> str:
         steps = self.params.get("steps")
         loss = self._loss_sum / self._seen if self._seen else math.nan
+        per_step = self._train_seconds / done
         head = f"{self._epoch_label()} "
         if steps:
             filled = min(self.width, int(self.width * done / steps))
             arrow = ">" if filled < self.width else ""
             bar = "=" * filled + arrow + "." * (self.width - filled - len(arrow))
-            head += f"[{bar}] {done}/{steps}"
+            head += f"[{bar}] {done:>{len(str(steps))}}/{steps}"
+            head += f" - ETA: {_format_eta(per_step * max(steps - done, 0))}"
         else:
             head += f"{done} batches"
-        return f"{head} - loss: {loss:.4g}"
+        return f"{head} - {_format_per_step(per_step)} - loss: {_format_value(loss)}"
 
     def _epoch_label(self) -> str:
         return f"Epoch {self._epoch + 1}/{self.params.get('epochs', '?')}"
@@ -908,7 +922,36 @@ class ProgressLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         elapsed = time.perf_counter() - self._start
         parts = [f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}", f"{elapsed:.2f}s"]
-        parts += [f"{key}: {value:.4g}" for key, value in (logs or {}).items()]
+        if self._steps:
+            parts.append(_format_per_step(self._train_seconds / self._steps))
+        parts += [f"{key}: {_format_value(value)}" for key, value in (logs or {}).items()]
         prefix = "\r\x1b[K" if self._drawn else ""
         self._out.write(prefix + " - ".join(parts) + "\n")
         self._out.flush()
+
+
+def _format_value(value: float) -> str:
+    """Keras's fixed-width rule: ``0.1234``, or ``1.2346e-05`` below 1e-3 in magnitude."""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+
+
+def _format_per_step(seconds: float) -> str:
+    """``2s/step``, ``26ms/step`` or ``310us/step``."""
+    if seconds >= 1:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
+def _format_eta(seconds: float) -> str:
+    """``42s``, ``3:07`` or ``1:02:03``, as Keras shows the time left."""
+    whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    if whole >= 60:
+        return f"{whole // 60}:{whole % 60:02d}"
+    return f"{whole}s"
