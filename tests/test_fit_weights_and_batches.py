@@ -279,3 +279,12 @@ def test_a_container_that_hides_shapes_is_checked_for_the_worst_case() -> None:
         fit(model, x, np.zeros((5, 4)), loss=MSELoss(),
                   optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=2,
                   verbose=0)  # fmt: skip
+
+
+def test_drop_last_arguments_are_checked(setup: Any) -> None:
+    with pytest.raises(TypeError, match=r"fit: drop_last must be True or False, got str 'yes'"):
+        _fit(setup, drop_last="yes")
+    model, _, x, y = setup
+    with pytest.raises(ValueError, match=r"drop_last applies to mini-batches.*LBFGS trains on"):
+        model.fit(x, y, loss=MSELoss(), optimizer=LBFGS(model.parameters()), epochs=1,
+                  batch_size=4, drop_last=True, verbose=0)  # fmt: skip
