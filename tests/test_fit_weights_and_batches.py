@@ -288,3 +288,17 @@ def test_drop_last_arguments_are_checked(setup: Any) -> None:
     with pytest.raises(ValueError, match=r"drop_last applies to mini-batches.*LBFGS trains on"):
         model.fit(x, y, loss=MSELoss(), optimizer=LBFGS(model.parameters()), epochs=1,
                   batch_size=4, drop_last=True, verbose=0)  # fmt: skip
+
+
+def test_evaluate_weights_the_loss_not_the_metrics() -> None:
+    x, y = make_data(30)
+    w = np.random.default_rng(2).uniform(0, 2, size=30)
+    model = make_model()
+    pred = model.predict(x)
+    for batch_size in (7, 30):
+        scores = model.evaluate(x, y, loss=MSELoss(), metrics=["mse"], batch_size=batch_size,
+                                sample_weight=w)  # fmt: skip
+        assert scores["loss"] == pytest.approx(float(np.sum(w * (pred - y)[:, 0] ** 2) / 30))
+        assert scores["mse"] == pytest.approx(float(np.mean((pred - y) ** 2)))
+    with pytest.raises(ValueError, match=r"evaluate: sample_weight must hold one weight per"):
+        model.evaluate(x, y, loss=MSELoss(), sample_weight=np.ones(3))

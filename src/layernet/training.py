@@ -442,6 +442,7 @@ def _sample_weights(
     loss: Loss,
     sample_weight: ArrayLike | None,
     class_weight: Mapping[int, float] | None,
+    where: str = "fit",
 ) -> FloatArray | None:
     """The per-sample weights of the training rows, ``sample_weight * class_weight[y]``.
 
@@ -453,52 +454,52 @@ def _sample_weights(
     given = "sample_weight" if class_weight is None else "class_weight"
     if not isinstance(train, _Arrays):
         raise ValueError(
-            f"fit: {given} needs x and y as arrays; with streamed batches, weight the "
+            f"{where}: {given} needs x and y as arrays; with streamed batches, weight the "
             "samples inside the loss instead"
         )
     if type(loss).sample_losses is Loss.sample_losses:
         raise ValueError(
-            f"fit: {given} needs a loss that splits its value by rows; {loss!r} does not "
+            f"{where}: {given} needs a loss that splits its value by rows; {loss!r} does not "
             "implement Loss.sample_losses()"
         )
     n = int(train.x.shape[0])
     weights = np.ones(n)
     if sample_weight is not None:
-        sw = as_float_array(sample_weight, np.dtype(np.float64), "fit: sample_weight")
+        sw = as_float_array(sample_weight, np.dtype(np.float64), f"{where}: sample_weight")
         if sw.shape not in ((n,), (n, 1)):
             raise ValueError(
-                f"fit: sample_weight must hold one weight per sample, shape ({n},), "
+                f"{where}: sample_weight must hold one weight per sample, shape ({n},), "
                 f"got shape {sw.shape}"
             )
         sw = sw.reshape(n)
-        check_finite(sw, "fit: sample_weight")
+        check_finite(sw, f"{where}: sample_weight")
         if (sw < 0).any():
             raise ValueError(
-                f"fit: sample_weight must be >= 0, got {sw[sw < 0][0]} "
+                f"{where}: sample_weight must be >= 0, got {sw[sw < 0][0]} "
                 f"(sample {int(np.argmax(sw < 0))})"
             )
         weights *= sw
     if class_weight is not None:
-        weights *= _class_weight_per_sample(class_weight, train.y)
+        weights *= _class_weight_per_sample(class_weight, train.y, where)
     return weights.astype(train.x.dtype, copy=False)
 
 
 def _class_weight_per_sample(
-    class_weight: Mapping[int, float], y: np.ndarray[Any, Any]
+    class_weight: Mapping[int, float], y: np.ndarray[Any, Any], where: str
 ) -> FloatArray:
     """``class_weight[c_i]`` for each sample's class ``c_i`` (Keras: one-hot rows by argmax)."""
     if not isinstance(class_weight, Mapping):
         raise TypeError(
-            f"fit: class_weight must be a dict mapping class index to weight, e.g. "
+            f"{where}: class_weight must be a dict mapping class index to weight, e.g. "
             f"{{0: 1.0, 1: 5.0}}, got {type(class_weight).__name__}"
         )
     table: dict[int, float] = {}
     for key, value in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, numbers.Integral) or key < 0:
             raise ValueError(
-                f"fit: class_weight keys must be class indices (ints >= 0), got {key!r}"
+                f"{where}: class_weight keys must be class indices (ints >= 0), got {key!r}"
             )
-        table[int(key)] = check_real(value, f"class_weight[{key}]", "fit", low=0)
+        table[int(key)] = check_real(value, f"class_weight[{key}]", where, low=0)
     labels = y.reshape(len(y), -1)
     if labels.shape[1] > 1:
         classes = np.argmax(labels, axis=1)
@@ -507,7 +508,7 @@ def _class_weight_per_sample(
         if not np.array_equal(values, np.round(values)):
             bad = values[values != np.round(values)][0]
             raise ValueError(
-                f"fit: class_weight needs class labels in y, got the value {bad}; "
+                f"{where}: class_weight needs class labels in y, got the value {bad}; "
                 "pass integer labels, 0/1 targets or one-hot rows"
             )
         classes = values.astype(np.intp)
@@ -515,7 +516,7 @@ def _class_weight_per_sample(
     missing = [int(c) for c in present if int(c) not in table]
     if missing:
         raise ValueError(
-            f"fit: class_weight has no weight for class(es) {missing} found in y "
+            f"{where}: class_weight has no weight for class(es) {missing} found in y "
             f"(it has {sorted(table)}); give every class a weight"
         )
     lookup = np.zeros(int(present.max()) + 1)
@@ -580,11 +581,11 @@ def _evaluate_data(
     """Loss (the mean over rows) and metrics over a data set, in inference mode."""
     total, rows = 0.0, 0
     stats: list[FloatArray | None] = [None] * len(metrics)
-    for b, (xb, yb_raw, _) in enumerate(data.batches(0, None)):
+    for b, (xb, yb_raw, wb) in enumerate(data.batches(0, None)):
         pred = model.forward(xb, training=False)
         yb = data.target(pred, yb_raw, f"batch {b + 1}")
         n = xb.shape[0]
-        total += loss.forward(pred, yb) * n
+        total += (loss.forward(pred, yb) if wb is None else loss.weighted_forward(pred, yb, wb)) * n
         rows += n
         for i, metric in enumerate(metrics):
             stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
@@ -599,6 +600,7 @@ def evaluate(
     loss: Loss,
     metrics: Iterable[MetricLike] = (),
     batch_size: int = 32,
+    sample_weight: ArrayLike | None = None,
 ) -> dict[str, float]:
     """The loss and metrics of ``model`` on ``(x, y)``, in inference mode, in batches.
 
@@ -611,6 +613,10 @@ def evaluate(
     metrics : list of Metric or str
     batch_size : int
         Rows per forward pass; the results do not depend on it (up to rounding).
+    sample_weight : array-like of shape (n,), optional
+        Weights the loss as ``fit``'s ``sample_weight`` does (Keras's
+        meaning: ``sum_i w_i l_i`` over the sample count); the metrics stay
+        unweighted. Arrays only.
 
     Returns
     -------
@@ -622,6 +628,9 @@ def evaluate(
     size = check_positive_int(batch_size, "batch_size", "evaluate")
     try:
         data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
+        weights = _sample_weights(data, loss, sample_weight, None, "evaluate")
+        if isinstance(data, _Arrays) and weights is not None:
+            data = _Arrays(data.x, data.y, size, weights)
         return _evaluate_data(model, loss, metric_list, data)
     finally:
         model.clear_cache()
