@@ -810,7 +810,19 @@ LOSSES: dict[str, LossSpec] = {
         lambda: (np.linspace(-2, 2, 4).reshape(4, 1), np.array([0.0, 1.0, 1.0, 0.0])),
         _probs,
         domain_errors=[
-            (np.zeros((2, 1)), np.full((2, 1), 2.0), r"target must lie in \[0, 1\], got 2.0")
+            (np.zeros((2, 1)), np.full((2, 1), 2.0), r"target must lie in \[0, 1\], got 2.0"),
+        ],
+        bad_args=[
+            (
+                {"pos_weight": [1.0, -2.0]},
+                ValueError,
+                r"BCEWithLogitsLoss: pos_weight must hold finite values >= 0, got -2.0",
+            ),
+            (
+                {"pos_weight": [[1.0]]},
+                ValueError,
+                r"BCEWithLogitsLoss: pos_weight must be a 1-D array with one weight per class",
+            ),
         ],
     ),
     "CrossEntropyLoss": LossSpec(
@@ -847,6 +859,16 @@ LOSSES: dict[str, LossSpec] = {
                 {"label_smoothing": None},
                 TypeError,
                 r"CrossEntropyLoss: label_smoothing must be a real number, got NoneType",
+            ),
+            (
+                {"weight": [1.0, np.nan]},
+                ValueError,
+                r"CrossEntropyLoss: weight must hold finite values >= 0, got nan",
+            ),
+            (
+                {"weight": "ab"},
+                TypeError,
+                r"CrossEntropyLoss: weight: expected an array of real numbers, got strings",
             ),
         ],
     ),
@@ -980,6 +1002,54 @@ METRICS: dict[str, MetricSpec] = {
         bad_args=[
             ({"threshold": "0.5"}, TypeError, r"Accuracy: threshold must be a real number, got str")
         ],
+    ),
+    **{
+        name: MetricSpec(
+            cls,
+            lambda: (np.eye(3)[[0, 1, 2, 1]], np.array([0, 1, 2, 2])),
+            domain_errors=[
+                (
+                    np.eye(3),
+                    np.array([0, 1, 5]),
+                    rf"{name}: class labels must be integers in \[0, 3\), got values from 0(\.0)? "
+                    r"to 5(\.0)?",
+                ),
+                (
+                    np.eye(3),
+                    np.zeros((3, 2)),
+                    rf"{name}: for 3 classes the target must hold integer labels of shape \(3,\)",
+                ),
+            ],
+            bad_args=[
+                ({"average": "samples"}, ValueError, rf"{name}: average must be one of"),
+                ({"threshold": "0"}, TypeError, rf"{name}: threshold must be a real number"),
+            ],
+        )
+        for name, cls in (
+            ("Precision", ln.Precision),
+            ("Recall", ln.Recall),
+            ("F1Score", ln.F1Score),
+        )
+    },
+    "AUC": MetricSpec(
+        ln.AUC,
+        lambda: (np.array([[0.1], [0.8], [0.4], [0.3]]), np.array([0.0, 1.0, 1.0, 0.0])),
+        domain_errors=[
+            (
+                np.zeros((3, 1)),
+                np.zeros((3, 2)),
+                r"AUC: a one-column output is scored as binary and wants targets of shape",
+            ),
+            (np.eye(3), np.array([0, 1, 2]), r"AUC: 3 output columns of values are not class"),
+        ],
+    ),
+    "TopKAccuracy": MetricSpec(
+        lambda: ln.TopKAccuracy(k=2),
+        lambda: (np.eye(3)[[0, 1, 2, 1]], np.array([0, 1, 2, 2])),
+        domain_errors=[
+            (np.zeros((3, 1)), np.zeros(3), r"TopKAccuracy\(k=2\): needs one output column"),
+        ],
+        bad_args=[({"k": 0}, ValueError, r"TopKAccuracy: k must be a positive integer, got 0")],
     ),
     "MeanSquaredError": MetricSpec(ln.MeanSquaredError, _regression),
     "MeanAbsoluteError": MetricSpec(ln.MeanAbsoluteError, _regression),
@@ -1115,6 +1185,77 @@ CALLBACKS: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = 
             TypeError,
             r"EarlyStopping: restore_best_weights must be True or False, got str 'yes'",
         ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(verbose=True),
+            ValueError,
+            r"EarlyStopping: verbose must be 0 \(silent\) or 1 \(print\), got True",
+        ),
+        (
+            lambda: ln.EarlyStopping(baseline="0.5"),
+            TypeError,
+            r"EarlyStopping: baseline must be a real number, got str",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(start_from_epoch=-2),
+            ValueError,
+            r"EarlyStopping: start_from_epoch must be >= 0, got -2",
+        ),
+    ],
+    "ReduceLROnPlateau": [
+        (
+            lambda: ln.ReduceLROnPlateau(factor=1.0),
+            ValueError,
+            r"ReduceLROnPlateau: factor must be in \(0, 1\) to reduce the rate, got 1.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(factor=0.0),
+            ValueError,
+            r"ReduceLROnPlateau: factor must be positive, got 0.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(patience=-1),
+            ValueError,
+            r"ReduceLROnPlateau: patience must be >= 0, got -1",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(cooldown=0.5),
+            TypeError,
+            r"ReduceLROnPlateau: cooldown must be an int, got 0.5",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ReduceLROnPlateau(min_lr=-1.0),
+            ValueError,
+            r"ReduceLROnPlateau: min_lr must be >= 0, got -1.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(mode="up"),
+            ValueError,
+            r"ReduceLROnPlateau: mode must be one of",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(verbose=2),
+            ValueError,
+            r"ReduceLROnPlateau: verbose must be 0 \(silent\) or 1 \(print\), got 2",
+        ),
+    ],
+    "LambdaCallback": [
+        (
+            lambda: ln.LambdaCallback(on_epoch_end="print"),
+            TypeError,
+            r"LambdaCallback: on_epoch_end must be a function or None, got str",
+        ),  # type: ignore[arg-type]
+    ],
+    "ScheduleCallback": [
+        (
+            lambda: ln.ScheduleCallback(0.1),
+            TypeError,
+            r"ScheduleCallback: schedule must be an LRSchedule such as StepLR",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ScheduleCallback(ln.StepLR(optimizer(), 2), interval="step"),
+            ValueError,
+            r"ScheduleCallback: interval must be one of \('epoch', 'batch'\), got 'step'",
+        ),
     ],
     "ModelCheckpoint": [
         (
@@ -1212,6 +1353,7 @@ EXEMPT: dict[str, str] = {
     "ArrayLike": "a type alias",
     "FloatArray": "a type alias",
     "IntArray": "a type alias",
+    "Logs": "a type alias (the dict a callback's hooks receive)",
     "History": "a result: fit builds and returns it, users only read it",
     "GradcheckResult": "a result: gradcheck builds and returns it",
     "datasets": "a module of argument-free loaders (load_gender, load_gender_test)",

@@ -557,9 +557,9 @@ for fn in (fit, evaluate):
     )
     add(
         f"{where}-metrics-unknown",
-        lambda fn=fn: fn(metrics=["precision"]),
+        lambda fn=fn: fn(metrics=["precison"]),
         ValueError,
-        r"unknown metric 'precision'; choose one of",
+        r"unknown metric 'precison'; choose one of",
     )
     add(
         f"{where}-metrics-type",
@@ -664,7 +664,8 @@ add(
     "fit-callbacks-item",
     lambda: fit(callbacks=[print]),
     TypeError,
-    r"fit: callbacks\[0\] must be a Callback, got builtin_function_or_method",
+    r"fit: callbacks\[0\] must be a Callback or a learning-rate schedule, got "
+    r"builtin_function_or_method; for a function \(epoch, lr\) -> lr, pass LearningRateScheduler",
 )
 add(
     "fit-rng-str",
@@ -1030,7 +1031,7 @@ def _metric_cases() -> None:
             f"{name}-compute-rows",
             lambda m=metric, p=pred, t=target: m.compute(p, t[:-1]),
             ValueError,
-            rf"(Accuracy|{who}).*{re.escape(str(target[:-1].shape))}",
+            rf"({name}|Accuracy|{who}).*{re.escape(str(target[:-1].shape))}",
         )
         for i, (p, t, match) in enumerate(spec.domain_errors):
             add(f"{name}-domain-{i}", lambda m=metric, p=p, t=t: m.compute(p, t), ValueError, match)

@@ -318,7 +318,38 @@ LOSS_CASES: list[LossCase] = [
         lambda rng: (rng.normal(0, 2, size=(5, 3)), rng.dirichlet(np.ones(3), size=5)),
         id="CrossEntropyLoss-probabilities",
     ),
+    LossCase(
+        lambda: layernet.BCEWithLogitsLoss(pos_weight=[3.0, 0.5]),
+        lambda rng: (rng.normal(0, 3, size=(6, 2)), rng.uniform(0, 1, size=(6, 2))),
+        id="BCEWithLogitsLoss-pos_weight",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.2, weight=[0.5, 2.0, 1.0, 3.0]),
+        lambda rng: (rng.normal(0, 2, size=(6, 4)), rng.integers(0, 4, size=6)),
+        id="CrossEntropyLoss-labels-weight-smoothed",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(weight=[0.5, 2.0, 1.0]),
+        lambda rng: (rng.normal(0, 2, size=(5, 3)), rng.dirichlet(np.ones(3), size=5)),
+        id="CrossEntropyLoss-probabilities-weight",
+    ),
 ]
+
+
+class _SampleWeighted(Loss):
+    """``inner`` with fixed per-sample weights, so gradcheck checks weighted_backward."""
+
+    def __init__(self, inner: Loss, weights: layernet.FloatArray) -> None:
+        self.inner, self.weights = inner, weights
+
+    def check_target(self, pred: layernet.FloatArray, target: Any) -> layernet.FloatArray:
+        return self.inner.check_target(pred, target)
+
+    def forward(self, pred: layernet.FloatArray, target: Any) -> float:
+        return self.inner.weighted_forward(pred, target, self.weights)
+
+    def backward(self) -> layernet.FloatArray:
+        return self.inner.weighted_backward(self.weights)
 
 
 def _exported(base: type) -> set[type]:
@@ -364,6 +395,15 @@ def test_layer_gradients(case: LayerCase) -> None:
 def test_loss_gradients(case: LossCase) -> None:
     pred, target = case.data(np.random.default_rng(0))
     result = gradcheck(case.make(), pred, target)
+    assert result.passed, str(result)
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=[c.id for c in LOSS_CASES])
+def test_sample_weighted_loss_gradients(case: LossCase) -> None:
+    rng = np.random.default_rng(0)
+    pred, target = case.data(rng)
+    weights = rng.uniform(0, 3, size=len(pred))
+    result = gradcheck(_SampleWeighted(case.make(), weights), pred, target)
     assert result.passed, str(result)
 
 

@@ -423,6 +423,6 @@ def test_live_progress_bar_on_a_terminal(setup: Any) -> None:
               verbose=0)  # fmt: skip
     text = screen.getvalue()
     assert "\rEpoch 1/2 [" in text
-    assert "] 5/5 - loss: " in text
+    assert "] 5/5 - ETA: 0s - " in text
     assert text.count("\n") == 2
     assert text.rstrip("\n").split("\r\x1b[K")[-1].startswith("Epoch 2/2 - ")

@@ -8,9 +8,13 @@ from ._typing import IntArray as IntArray
 from .callbacks import Callback as Callback
 from .callbacks import CSVLogger as CSVLogger
 from .callbacks import EarlyStopping as EarlyStopping
+from .callbacks import LambdaCallback as LambdaCallback
 from .callbacks import LearningRateScheduler as LearningRateScheduler
+from .callbacks import Logs as Logs
 from .callbacks import ModelCheckpoint as ModelCheckpoint
 from .callbacks import ProgressLogger as ProgressLogger
+from .callbacks import ReduceLROnPlateau as ReduceLROnPlateau
+from .callbacks import ScheduleCallback as ScheduleCallback
 from .callbacks import TerminateOnNaN as TerminateOnNaN
 from .gradcheck import GradcheckResult as GradcheckResult
 from .gradcheck import gradcheck as gradcheck
@@ -52,11 +56,16 @@ from .losses import HuberLoss as HuberLoss
 from .losses import L1Loss as L1Loss
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
+from .metrics import AUC as AUC
 from .metrics import Accuracy as Accuracy
+from .metrics import F1Score as F1Score
 from .metrics import MeanAbsoluteError as MeanAbsoluteError
 from .metrics import MeanSquaredError as MeanSquaredError
 from .metrics import Metric as Metric
+from .metrics import Precision as Precision
 from .metrics import R2Score as R2Score
+from .metrics import Recall as Recall
+from .metrics import TopKAccuracy as TopKAccuracy
 from .model import Model as Model
 from .optimizers import LBFGS as LBFGS
 from .optimizers import SGD as SGD
@@ -87,6 +96,7 @@ from .training import predict as predict
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUC",
     "ELU",
     "GELU",
     "LBFGS",
@@ -113,6 +123,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ExponentialLR",
+    "F1Score",
     "Flatten",
     "FloatArray",
     "FullBatchOptimizer",
@@ -126,11 +137,13 @@ __all__ = [
     "IntArray",
     "L1Loss",
     "LRSchedule",
+    "LambdaCallback",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
     "LearningRateScheduler",
     "LinearWarmup",
+    "Logs",
     "Loss",
     "MSELoss",
     "MaxPool1d",
@@ -144,12 +157,16 @@ __all__ = [
     "Parallel",
     "Parameter",
     "Permute",
+    "Precision",
     "ProgressLogger",
     "R2Score",
     "RMSprop",
     "ReLU",
+    "Recall",
+    "ReduceLROnPlateau",
     "Reshape",
     "Residual",
+    "ScheduleCallback",
     "Sequential",
     "SequentialLR",
     "Sigmoid",
@@ -158,6 +175,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "TerminateOnNaN",
+    "TopKAccuracy",
     "clip_grad_norm",
     "datasets",
     "evaluate",

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._typing import DTypeLike, FloatArray, as_float_dtype
+from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import check_positive_int, check_real
 from ..parameter import Parameter
 from .base import Layer
@@ -94,6 +94,15 @@ class BatchNorm(Layer):
         self.running_mean = np.zeros(c, dtype=self.dtype)
         self.running_var = np.ones(c, dtype=self.dtype)
         self._cache: tuple[FloatArray, FloatArray, bool] | None = None
+
+    def min_training_batch(self, input_shape: Shape | None) -> int:
+        """2 rows for input (batch, C); 1 for (batch, C, L) with a known L >= 2.
+
+        Training normalises each channel over ``batch * L`` values and needs
+        at least two; with L unknown, the worst case (L = 1) is assumed.
+        """
+        per_row = input_shape[1] if input_shape is not None and len(input_shape) == 2 else 1
+        return 1 if per_row is not None and per_row >= 2 else 2
 
     def reset_running_stats(self) -> None:
         """Running mean back to zeros, running variance back to ones (in place)."""
