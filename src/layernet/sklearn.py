@@ -18,14 +18,12 @@ import this module.
 
 The problem sets the output layer and the loss, as in ``MLPClassifier``:
 
-=====================================  =========  =======================  ===============
-target ``y``                           outputs    loss                     ``predict_proba``
-=====================================  =========  =======================  ===============
-two classes (binary)                   1          ``BCEWithLogitsLoss``    sigmoid
-one, or three or more classes          classes    ``CrossEntropyLoss``     softmax
-label-indicator matrix (multilabel)    labels     ``BCEWithLogitsLoss``    sigmoid per label
-real numbers, ``(n,)`` or ``(n, k)``   1 or k     ``MSELoss``              (regressor)
-=====================================  =========  =======================  ===============
+| target ``y`` | outputs | loss | ``predict_proba`` |
+| --- | --- | --- | --- |
+| two classes (binary) | 1 | ``BCEWithLogitsLoss`` | sigmoid |
+| one, or three or more classes | one per class | ``CrossEntropyLoss`` | softmax |
+| label-indicator matrix (multilabel) | one per label | ``BCEWithLogitsLoss`` | sigmoid per label |
+| real numbers, ``(n,)`` or ``(n, k)`` | 1 or k | ``MSELoss`` | (a regressor) |
 
 The network ends in a linear layer (the logits); the sigmoid or softmax is
 applied by ``predict_proba``, and the loss works on the logits (exact where a
@@ -55,7 +53,6 @@ try:
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
     from sklearn.utils import check_random_state  # type: ignore[import-untyped]
     from sklearn.utils.multiclass import (  # type: ignore[import-untyped]
-        _check_partial_fit_first_call,
         check_classification_targets,
         type_of_target,
         unique_labels,
@@ -178,7 +175,7 @@ class _NeuralNet(BaseEstimator):  # type: ignore[misc]
     # -- what subclasses provide ---------------------------------------------------
 
     def _encode_targets(
-        self, y: Any, first: bool, classes: Any
+        self, y: Any, first: bool, classes: Any, incremental: bool
     ) -> tuple[np.ndarray[Any, Any], int]:
         """Check ``y``; return it in the loss's form and the number of network outputs."""
         raise NotImplementedError
@@ -333,8 +330,7 @@ class _NeuralNet(BaseEstimator):  # type: ignore[misc]
             return cls(model.parameters(), **options)
         except TypeError as exc:
             raise TypeError(
-                f"{self._owner}: cannot build {cls.__name__} with solver_options={options!r}: "
-                f"{exc}"
+                f"{self._owner}: cannot build {cls.__name__} with solver_options={options!r}: {exc}"
             ) from None
 
     # -- training --------------------------------------------------------------------
@@ -353,7 +349,7 @@ class _NeuralNet(BaseEstimator):  # type: ignore[misc]
         )
         if _sparse.issparse(y):
             y = np.asarray(cast(Any, y).todense())
-        target, n_outputs = self._encode_targets(y, first, classes)
+        target, n_outputs = self._encode_targets(y, first, classes, incremental)
         if first:
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             self._rng = np.random.default_rng(seed)
@@ -636,7 +632,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):  # type: ignore[misc]
         return result
 
     def _encode_targets(
-        self, y: Any, first: bool, classes: Any
+        self, y: Any, first: bool, classes: Any, incremental: bool
     ) -> tuple[np.ndarray[Any, Any], int]:
         owner = self._owner
         if y.ndim == 2 and y.shape[1] == 1:
@@ -649,11 +645,19 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):  # type: ignore[misc]
                 "(n_samples,) or a 0/1 label-indicator matrix of shape (n_samples, n_labels)"
             )
         multilabel = kind == "multilabel-indicator"
-        if classes is not None:  # partial_fit: scikit-learn's rule for classes=
+        if incremental:  # scikit-learn's rule: classes= on the first call, the same later
+            if first and classes is None:
+                raise ValueError(
+                    f"{owner}: classes must be passed on the first call to partial_fit: "
+                    "every class label, since a batch may lack some"
+                )
             if first:
                 self.classes_ = np.asarray(unique_labels(classes))
-            else:
-                _check_partial_fit_first_call(self, classes)  # raises if they differ
+            elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+                raise ValueError(
+                    f"{owner}: classes={list(classes)!r} differs from the classes of the "
+                    f"first call, {self.classes_.tolist()}; pass the same labels or none"
+                )
         elif first:
             self.classes_ = np.arange(y.shape[1]) if multilabel else np.asarray(unique_labels(y))
         if first:
@@ -819,7 +823,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNet):  # type: ignore[misc]
         return result
 
     def _encode_targets(
-        self, y: Any, first: bool, classes: Any
+        self, y: Any, first: bool, classes: Any, incremental: bool
     ) -> tuple[np.ndarray[Any, Any], int]:
         target = np.asarray(y, dtype=np.float64)
         if first:
