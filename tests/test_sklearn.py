@@ -507,3 +507,12 @@ def test_grid_search_with_joblib_dask_backend() -> None:
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"], atol=0.05
     )
+
+
+def test_verbose_prints_a_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    X, y = iris()
+    small_classifier(max_iter=3, verbose=2).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "loss" in line]
+    assert len(lines) == 3
+    small_classifier(max_iter=3, verbose=0).fit(X, y)
+    assert capsys.readouterr().out == ""

@@ -799,11 +799,30 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNet):  # type: ignore[misc]
 
     Attributes
     ----------
-    n_features_in_, feature_names_in_, model_, optimizer_, n_outputs_, n_iter_,
-    loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_
-        As for :class:`NeuralNetClassifier` (validation scores are R²).
-    out_activation_ : "identity"
-        The output layer is linear.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` had string column names (a DataFrame).
+    model_ : Layer
+        The trained network (a :class:`~layernet.Sequential` by default).
+    optimizer_ : Optimizer
+        The optimizer of the last call, whose state ``partial_fit`` continues.
+    n_outputs_ : int
+        Number of targets: columns of the network's output.
+    out_activation_ : str
+        ``"identity"``: the output layer is linear.
+    n_iter_ : int
+        Epochs run in total (iterations for ``"lbfgs"``).
+    loss_ : float
+        The training loss (mean squared error) of the last epoch.
+    loss_curve_ : list of float
+        The training loss of every epoch.
+    best_loss_ : float or None
+        The smallest training loss (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        The held-out R² of every epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+        Their best, the epoch whose weights are kept.
     """
 
     def fit(self, X: Any, y: Any) -> NeuralNetRegressor:
