@@ -310,6 +310,6 @@ def to_torch(model: Layer) -> dict[str, np.ndarray[Any, Any]]:
     if not isinstance(model, Layer):
         raise TypeError(f"to_torch: model must be a Layer, got {type(model).__name__}")
     return {
-        e.torch_name: np.ascontiguousarray(e.target.T if e.transposed else e.target).copy()
+        e.torch_name: np.array(e.target.T if e.transposed else e.target, order="C")
         for e in _entries(model)
     }

@@ -189,7 +189,7 @@ class ExportContext:
 
     def constant(self, value: FloatArray | float, hint: str = "const") -> str:
         """Store ``value`` (converted to the model's dtype) as an initializer; return its name."""
-        array = np.ascontiguousarray(np.asarray(value, dtype=self.dtype))
+        array = np.array(value, dtype=self.dtype, order="C")  # 0-d stays 0-d
         name = self.fresh(hint)
         self.initializers.append(self._onnx.numpy_helper.from_array(array, name))
         return name
