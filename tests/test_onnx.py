@@ -280,6 +280,21 @@ def test_input_shape_pins_a_free_length(tmp_path: Path) -> None:
         lnx.export(model, tmp_path / "bad.onnx", input_shape=(3, 9))
 
 
+def test_a_model_taking_several_ranks_gets_the_smallest_unless_told(tmp_path: Path) -> None:
+    bn = _with_stats(ln.BatchNorm1d(3))
+    model = ln.Sequential([bn, ln.Tanh()])
+    x2 = np.random.default_rng(0).normal(size=(4, 3))
+    assert_matches(model, x2, tmp_path / "flat.onnx")  # (batch, 3)
+    x3 = np.random.default_rng(1).normal(size=(4, 3, 5))
+    assert_matches(model, x3, tmp_path / "seq.onnx", input_shape=(3, None))
+    (graph_out,) = onnx.load(tmp_path / "seq.onnx").graph.output
+    dims = [d.dim_param or (d.dim_value or None) for d in graph_out.type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, None]
+    with pytest.raises(ValueError, match=r"does not declare its input shape .*pass input_shape="):
+        lnx.export(ln.Sequential([ln.ReLU()]), tmp_path / "relu.onnx")
+    assert_matches(ln.Sequential([ln.ReLU()]), x3, tmp_path / "relu.onnx", input_shape=(3, 5))
+
+
 # -- user layers and errors -----------------------------------------------------------
 
 
@@ -349,6 +364,14 @@ def test_user_layers_and_containers_register_exporters(tmp_path: Path) -> None:
         assert_matches(model, x, tmp_path / "m.onnx")
         names = {node.name for node in onnx.load(tmp_path / "m.onnx").graph.node}
         assert any(name.startswith("1.second.1/Mul") for name in names), sorted(names)
+        # Scale does not implement output_shape: ONNX's shape inference finds the output's
+        last = ln.Sequential([ln.Dense(3, 4, rng=0), Scale(4)])
+        assert_matches(last, x, tmp_path / "last.onnx")
+        (graph_out,) = onnx.load(tmp_path / "last.onnx").graph.output
+        assert [d.dim_param or d.dim_value for d in graph_out.type.tensor_type.shape.dim] == [
+            "batch",
+            4,
+        ]
     finally:
         lnx._EXPORTERS.pop(Scale)
         lnx._EXPORTERS.pop(Twice)

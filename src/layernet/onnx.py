@@ -266,8 +266,10 @@ def export(
     input_shape : tuple, optional
         The per-sample input shape (batch axis excluded), ``None`` for a size
         that may vary (a sequence length). By default it comes from the
-        model's ``input_spec``: exact where the model pins it, left open
-        (unknown rank) where the model accepts several ranks.
+        model's ``input_spec``, at the smallest rank the model accepts (so
+        ``(C,)`` for a BatchNorm1d first, which also takes ``(C, L)``: pass
+        ``input_shape=(C, None)`` for that); a model that declares no
+        ``input_spec`` needs it.
 
     Raises
     ------
@@ -291,21 +293,26 @@ def export(
             f"layernet.onnx.export: opset must be an int in [{MIN_OPSET}, {newest}] "
             f"(this onnx's newest), got {opset!r}"
         )
-    shape = _input_shape(model, input_shape)
     dtype = np.dtype(model.dtype)
     ctx = ExportContext(onnx, dtype, opset)
-    y = ctx.export(model, INPUT_NAME, "")
+    y = ctx.export(model, INPUT_NAME, "")  # first: a layer without exporter is the news
+    shape = _input_shape(model, input_shape)
     ctx.nodes.append(onnx.helper.make_node("Identity", [y], [OUTPUT_NAME], name="output"))
     elem = onnx.helper.np_dtype_to_tensor_dtype(dtype)
-    out_shape = None if shape is None else model.output_shape(shape)
+    opsets = [onnx.helper.make_opsetid("", opset)]
+    graph_input = onnx.helper.make_tensor_value_info(INPUT_NAME, elem, ["batch", *shape])
+    out_shape = model.output_shape(shape)
+    if out_shape is not None:
+        out_dims: list[int | str | None] = ["batch", *out_shape]
+    else:  # a layer that does not say: ask ONNX's shape inference
+        out_dims = _inferred_dims(onnx, ctx, graph_input, opsets, OUTPUT_NAME)
     graph = onnx.helper.make_graph(
         ctx.nodes,
         type(model).__name__,
-        [onnx.helper.make_tensor_value_info(INPUT_NAME, elem, _dims(shape))],
-        [onnx.helper.make_tensor_value_info(OUTPUT_NAME, elem, _dims(out_shape))],
+        [graph_input],
+        [onnx.helper.make_tensor_value_info(OUTPUT_NAME, elem, out_dims)],
         ctx.initializers,
     )
-    opsets = [onnx.helper.make_opsetid("", opset)]
     proto = onnx.helper.make_model(
         graph,
         opset_imports=opsets,
@@ -324,34 +331,52 @@ def _version() -> str:
     return __version__
 
 
-def _input_shape(model: Layer, given: Shape | None) -> Shape | None:
-    """The per-sample input shape for the graph's input (None: rank unknown)."""
-    if given is not None:
-        if not isinstance(given, (tuple, list)) or not all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in given
-        ):
-            raise ValueError(
-                "layernet.onnx.export: input_shape must be a tuple of positive ints or None "
-                f"(per sample, batch axis excluded), got {given!r}"
-            )
-        shape = tuple(given)
-        spec = as_spec(model.input_spec)
-        if spec is not None and not spec.fits(shape):
-            raise ValueError(
-                f"layernet.onnx.export: {model!r} expects input of shape {spec}, "
-                f"got input_shape={shape}"
-            )
-        return shape
+def _input_shape(model: Layer, given: Shape | None) -> Shape:
+    """The per-sample input shape of the graph's input (``None`` entries: any size)."""
     spec = as_spec(model.input_spec)
-    if spec is None or spec.max_rank != spec.min_rank:
-        return None
-    return spec.template()
+    if given is None:
+        if spec is None:
+            raise ValueError(
+                f"layernet.onnx.export: {model!r} does not declare its input shape "
+                "(input_spec); pass input_shape=, the per-sample shape, e.g. (3,) for "
+                "(batch, 3) or (2, None) for (batch, 2, any length)"
+            )
+        return spec.template()  # the smallest rank the model takes
+    if not isinstance(given, (tuple, list)) or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in given
+    ):
+        raise ValueError(
+            "layernet.onnx.export: input_shape must be a tuple of positive ints or None "
+            f"(per sample, batch axis excluded), got {given!r}"
+        )
+    shape = tuple(given)
+    if spec is not None and not spec.fits(shape):
+        raise ValueError(
+            f"layernet.onnx.export: {model!r} expects input of shape {spec}, "
+            f"got input_shape={shape}"
+        )
+    return shape
 
 
-def _dims(shape: Shape | None) -> list[int | str | None] | None:
-    if shape is None:
-        return None
-    return ["batch", *shape]
+def _inferred_dims(
+    onnx: Any, ctx: ExportContext, graph_input: Any, opsets: list[Any], output: str
+) -> list[int | str | None]:
+    """The output's dims as ONNX's shape inference finds them (for layers that do not say)."""
+    probe = onnx.helper.make_graph(ctx.nodes, "probe", [graph_input], [], ctx.initializers)
+    inferred = onnx.shape_inference.infer_shapes(
+        onnx.helper.make_model(probe, opset_imports=opsets)
+    )
+    for info in inferred.graph.value_info:
+        if info.name == output and info.type.tensor_type.HasField("shape"):
+            return [
+                d.dim_param or (d.dim_value if d.HasField("dim_value") else None)
+                for d in info.type.tensor_type.shape.dim
+            ]
+    raise ValueError(
+        "layernet.onnx.export: cannot tell the rank of the model's output (its layers do not "
+        "implement output_shape, and ONNX's shape inference could not work it out); "
+        "implement output_shape on your layer"
+    )
 
 
 def _write(target: Path, data: bytes) -> None:
