@@ -377,6 +377,34 @@ def test_user_layers_and_containers_register_exporters(tmp_path: Path) -> None:
         lnx._EXPORTERS.pop(Twice)
 
 
+class FoldHalves(ln.Layer):
+    """``y = x[:, :k] + x[:, k:]`` for ``2k`` features: an exporter with a two-output node."""
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        k = x.shape[1] // 2
+        out: Array = x[:, :k] + x[:, k:]
+        return out
+
+    def backward(self, grad_out: Array) -> Array:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: Any) -> Any:
+        return None if input_shape is None else (input_shape[0] // 2,)
+
+
+def test_an_exporter_may_add_a_node_with_several_outputs(tmp_path: Path) -> None:
+    @lnx.register_exporter(FoldHalves)
+    def export_fold(layer: FoldHalves, x: str, ctx: lnx.ExportContext) -> str:
+        halves = ctx.multi_node("Split", [x], 2, axis=1, num_outputs=2)
+        return ctx.node("Add", halves)
+
+    try:
+        model = ln.Sequential([ln.Dense(3, 6, rng=0), FoldHalves()])
+        assert_matches(model, np.random.default_rng(0).normal(size=(5, 3)), tmp_path / "m.onnx")
+    finally:
+        lnx._EXPORTERS.pop(FoldHalves)
+
+
 def test_bad_arguments(tmp_path: Path) -> None:
     model = ln.Dense(2, 1)
     with pytest.raises(TypeError, match="model must be a Layer, got str"):

@@ -187,6 +187,16 @@ class ExportContext:
         )
         return output
 
+    def multi_node(
+        self, op_type: str, inputs: Sequence[str], outputs: int, **attributes: Any
+    ) -> list[str]:
+        """Add one node with ``outputs`` outputs (``Split``, ``LSTM``...); return their names."""
+        names = [self.fresh(f"{op_type}_out{i}") for i in range(outputs)]
+        self.nodes.append(
+            self._onnx.helper.make_node(op_type, list(inputs), names, name=names[0], **attributes)
+        )
+        return names
+
     def constant(self, value: FloatArray | float, hint: str = "const") -> str:
         """Store ``value`` (converted to the model's dtype) as an initializer; return its name."""
         array = np.array(value, dtype=self.dtype, order="C")  # 0-d stays 0-d
