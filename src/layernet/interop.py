@@ -5,18 +5,12 @@ layernet names its parameters and buffers by torch's module paths
 structure differ only in what a layer calls its entries and how it lays them
 out. Per layer class, a :class:`TorchLayout` says that:
 
-==============  ===============  ================================================
-layernet        torch            entries
-==============  ===============  ================================================
-Dense           Linear           ``weight`` transposed: torch's ``(out, in)`` is
-                                 layernet's ``(in, out)``; ``bias`` as is
-Conv1d, Conv2d  Conv1d, Conv2d   ``weight`` ``(out, in, *kernel)`` and ``bias``,
-                                 the same layout
-BatchNorm1d     BatchNorm1d      ``gamma``/``beta`` are ``weight``/``bias``;
-                                 ``running_mean``, ``running_var`` as is;
-                                 ``num_batches_tracked`` ignored
-LayerNorm       LayerNorm        ``gamma``/``beta`` are ``weight``/``bias``
-==============  ===============  ================================================
+- ``Dense`` is torch's ``Linear``: ``weight`` transposed (torch's ``(out, in)``
+  is layernet's ``(in, out)``), ``bias`` as it is;
+- ``Conv1d``/``Conv2d``: the same names and layout, ``(out, in, *kernel)``;
+- ``BatchNorm1d``: ``gamma``/``beta`` are ``weight``/``bias``,
+  ``running_mean``/``running_var`` as they are, ``num_batches_tracked`` ignored;
+- ``LayerNorm``: ``gamma``/``beta`` are ``weight``/``bias``.
 
 A layer class without a layout keeps its names and shapes (a user layer whose
 torch twin names its entries alike needs nothing); one that differs registers
