@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from ._validation import check_bool, check_positive_int, check_real
 from .layers.base import Layer
@@ -46,9 +46,15 @@ class Callback:
         Set it to True to end training (reset to False when training begins).
     params : dict
         The run's settings, set before ``on_train_begin``.
+    primary_only : bool
+        Class attribute: the callback writes output (prints, files), so when
+        several processes train together (:mod:`layernet.distributed`) only
+        the primary one runs it. False here; True for :class:`ProgressLogger`,
+        :class:`ModelCheckpoint` and :class:`CSVLogger`.
     """
 
     stop_training: bool = False
+    primary_only: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._model: Layer | None = None
@@ -166,18 +172,22 @@ class CallbackList:
             raise error
 
     @classmethod
-    def for_fit(cls, callbacks: Iterable[Callback], *, verbose: int) -> CallbackList:
+    def for_fit(
+        cls, callbacks: Iterable[Callback], *, verbose: int, primary: bool = True
+    ) -> CallbackList:
         """The user's callbacks plus ``fit``'s defaults, as Keras adds its own.
 
         A :class:`TerminateOnNaN` guard unless the user passed one, and a
         :class:`ProgressLogger` when ``verbose`` is 1 (live bar) or 2 (lines).
+        Unless this process is the ``primary`` one of several training
+        together, callbacks that are ``primary_only`` are left out.
         """
         result = list(callbacks)
         if not any(isinstance(cb, TerminateOnNaN) for cb in result):
             result.append(TerminateOnNaN())
         if verbose:
             result.append(ProgressLogger(live=verbose == 1))
-        return cls(result)
+        return cls(cb for cb in result if primary or not cb.primary_only)
 
 
 # -- monitoring a logged quantity ------------------------------------------------------
@@ -347,6 +357,8 @@ class ModelCheckpoint(Callback):
     Files are written with :func:`layernet.save`, atomically.
     """
 
+    primary_only = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -480,6 +492,8 @@ class CSVLogger(Callback):
     even if training is interrupted.
     """
 
+    primary_only = True
+
     def __init__(
         self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
     ) -> None:
@@ -530,6 +544,8 @@ class ProgressLogger(Callback):
     most every ``interval`` seconds; nothing is redrawn when stdout is a
     file or pipe.
     """
+
+    primary_only = True
 
     def __init__(
         self,
