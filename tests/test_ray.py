@@ -98,7 +98,7 @@ def test_only_the_chosen_metrics_are_reported(monkeypatch: pytest.MonkeyPatch) -
 
 def test_bad_arguments_are_named() -> None:
     with pytest.raises(TypeError, match="write metrics=\\['loss'\\]"):
-        TuneReportCheckpointCallback("loss")  # type: ignore[arg-type]
+        TuneReportCheckpointCallback("loss")
     with pytest.raises(ValueError, match="frequency must be an int >= 1, got 0"):
         TuneReportCheckpointCallback(frequency=0)
     with pytest.raises(ValueError, match="initial_epoch must be an int >= 0, got -1"):
