@@ -95,11 +95,12 @@ def abort_on_error(comm: Intracomm | None = None) -> None:
     every rank and exits non-zero. Without it, the other ranks would wait
     forever in their next collective for the rank that died.
     :class:`DistributedOptimizer` installs it unless told not to; calling it
-    again changes nothing.
+    again changes nothing, and neither does calling it in a job of one
+    process (nobody is left waiting there, and Python's own hook is kept).
     """
     world = _comm(comm, "abort_on_error")
     hook = sys.excepthook
-    if getattr(hook, "_layernet_abort", False):
+    if getattr(hook, "_layernet_abort", False) or world.Get_size() == 1:
         return
 
     def excepthook(
