@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import runpy
 import shutil
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,11 @@ def test_outside_a_trial_there_is_nothing_to_restore() -> None:
 def test_a_four_trial_asha_sweep_on_the_digits_runs_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     example = runpy.run_path(str(EXAMPLES / "ray_sweep.py"))
-    config, accuracy = example["main"](num_samples=4, epochs=6, storage=str(tmp_path))
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        config, accuracy = example["main"](num_samples=4, epochs=6, storage=str(tmp_path))
+    finally:  # Tune leaves its own Ctrl-C handler installed; later tests expect Python's
+        signal.signal(signal.SIGINT, handler)
     assert set(config) == {"lr", "width"}
     assert accuracy >= 0.9
     trials = [d for d in (tmp_path / "digits_asha").iterdir() if d.name.startswith("trainable")]

@@ -220,7 +220,10 @@ class DistributedOptimizer(Optimizer):
     (:func:`~layernet.parameter.flat_span`) and the exchange is one
     ``Allreduce`` per dtype; if the parameters have since moved, each
     gradient is reduced on its own. Gradient clipping (``max_grad_norm``)
-    applies to the averaged gradient, as in one process.
+    applies to the averaged gradient, as in one process. Every rank must take
+    the same number of steps (:func:`shard` sees to it for arrays; streamed
+    batches must come in the same number on every rank), since each step
+    waits for all of them.
     """
 
     hyperparameters = ()
