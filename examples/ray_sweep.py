@@ -48,6 +48,8 @@ def trainable(config: dict[str, Any], data: tuple[np.ndarray, ...]) -> None:
     model = Sequential([Dense(64, width, rng=rng), ReLU(), Dense(width, 10, rng=rng)])
     opt = Adam(model.parameters(), lr=config["lr"])
     done = restore_checkpoint(model, opt)  # 0 for a fresh trial
+    if done >= config["epochs"]:  # PBT may resume a trial at its last checkpoint
+        return
     opt.lr = config["lr"]  # a scheduler such as PBT may have changed it
     model.fit(
         x_train,

@@ -6,6 +6,8 @@ scikit-learn for the digits.
 
 from __future__ import annotations
 
+import itertools
+import json
 import runpy
 import shutil
 import signal
@@ -130,3 +132,44 @@ def test_a_four_trial_asha_sweep_on_the_digits_runs_end_to_end(tmp_path: Path) -
     assert accuracy >= 0.9
     trials = [d for d in (tmp_path / "digits_asha").iterdir() if d.name.startswith("trainable")]
     assert len(trials) == 4
+
+
+def test_the_example_trial_resumes_where_its_checkpoint_left_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What PBT does to a trial, without Ray running: pause, restore, go on with a new lr."""
+    pytest.importorskip("sklearn")
+    example = runpy.run_path(str(EXAMPLES / "ray_sweep.py"))
+    data = example["digits"](0)
+    reports: list[tuple[dict[str, float], Path | None]] = []
+    folders = itertools.count()
+
+    def report(metrics: dict[str, float], *, checkpoint: Any = None) -> None:
+        kept = None
+        if checkpoint is not None:
+            kept = tmp_path / f"ckpt{next(folders)}"
+            shutil.copytree(checkpoint.path, kept)
+        reports.append((metrics, kept))
+
+    monkeypatch.setattr(tune, "report", report)
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: None)
+    config = {"lr": 1e-3, "width": 16, "epochs": 2, "seed": 0}
+    example["trainable"](config, data)
+    assert [m["epoch"] for m, _ in reports] == [1, 2]
+    last = reports[-1][1]
+    assert last is not None
+    saved = tune.Checkpoint.from_directory(str(last))
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: saved)
+
+    reports.clear()  # resumed after 2 epochs with a new learning rate and 2 more to go
+    example["trainable"]({**config, "epochs": 4, "lr": 5e-4}, data)
+    assert [m["epoch"] for m, _ in reports] == [3, 4]
+    end = reports[-1][1]
+    assert end is not None
+    with np.load(last / "model.npz") as before, np.load(end / "model.npz") as after:
+        assert json.loads(bytes(after["__layernet__"]))["optimizer"]["config"]["lr"] == 5e-4
+        assert not np.array_equal(before["state/0.weight"], after["state/0.weight"])
+
+    reports.clear()  # resumed at its last checkpoint: nothing left to train
+    example["trainable"](config, data)
+    assert reports == []

@@ -11,6 +11,8 @@ checkpoint if Tune hands it one, and trains with
         model = build(config["width"])
         opt = Adam(model.parameters(), lr=config["lr"])
         done = restore_checkpoint(model, opt)        # 0 unless Tune resumes the trial
+        if done >= 20:                               # resumed at its last checkpoint
+            return
         opt.lr = config["lr"]                        # PBT may have changed it
         model.fit(x, y, loss=..., optimizer=opt, epochs=20 - done, verbose=0,
                   validation_data=(xv, yv), metrics=["accuracy"],
