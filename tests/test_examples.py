@@ -40,3 +40,10 @@ def test_mnist1d_resnet_example_learns_in_reduced_form() -> None:
     ]  # torch's module paths through the Residual
     accuracy = example["main"](seed=0, verbose=0, epochs=6, num_samples=600, channels=8)
     assert accuracy >= 0.3
+
+
+def test_distributed_digits_example_reaches_96_percent_on_one_process() -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("mpi4py")  # one process: MPI's singleton mode, no mpiexec needed
+    example = runpy.run_path(str(EXAMPLES / "distributed_digits.py"))
+    assert example["main"](seed=0, verbose=0) >= 0.96

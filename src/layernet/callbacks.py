@@ -38,7 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias
+from typing import Any, ClassVar, TextIO, TypeAlias
 
 from ._validation import check_bool, check_positive_int, check_real
 from .layers.base import Layer
@@ -59,9 +59,15 @@ class Callback:
         Set it to True to end training (reset to False when training begins).
     params : dict
         The run's settings, set before ``on_train_begin``.
+    primary_only : bool
+        Class attribute: the callback writes output (prints, files), so when
+        several processes train together (:mod:`layernet.distributed`) only
+        the primary one runs it. False here; True for :class:`ProgressLogger`,
+        :class:`ModelCheckpoint` and :class:`CSVLogger`.
     """
 
     stop_training: bool = False
+    primary_only: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._model: Layer | None = None
@@ -180,18 +186,22 @@ class CallbackList:
             raise error
 
     @classmethod
-    def for_fit(cls, callbacks: Iterable[Callback], *, verbose: int) -> CallbackList:
+    def for_fit(
+        cls, callbacks: Iterable[Callback], *, verbose: int, primary: bool = True
+    ) -> CallbackList:
         """The user's callbacks plus ``fit``'s defaults, as Keras adds its own.
 
         A :class:`TerminateOnNaN` guard unless the user passed one, and a
         :class:`ProgressLogger` when ``verbose`` is 1 (live bar) or 2 (lines).
+        Unless this process is the ``primary`` one of several training
+        together, callbacks that are ``primary_only`` are left out.
         """
         result = list(callbacks)
         if not any(isinstance(cb, TerminateOnNaN) for cb in result):
             result.append(TerminateOnNaN())
         if verbose:
             result.append(ProgressLogger(live=verbose == 1))
-        return cls(result)
+        return cls(cb for cb in result if primary or not cb.primary_only)
 
 
 # -- monitoring a logged quantity ------------------------------------------------------
@@ -409,6 +419,8 @@ class ModelCheckpoint(Callback):
     -----
     Files are written with :func:`layernet.save`, atomically.
     """
+
+    primary_only = True
 
     def __init__(
         self,
@@ -784,6 +796,8 @@ class CSVLogger(Callback):
     even if training is interrupted.
     """
 
+    primary_only = True
+
     def __init__(
         self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
     ) -> None:
@@ -840,6 +854,8 @@ class ProgressLogger(Callback):
     (``1.2346e-05``); durations in whole ``s``, ``ms`` or ``us`` per step,
     and the time left as ``42s``, ``3:07`` or ``1:02:03``.
     """
+
+    primary_only = True
 
     def __init__(
         self,

@@ -575,8 +575,42 @@ def _metric_logs(
     }
 
 
+def _logs(
+    metrics: Sequence[Metric],
+    total: float,
+    rows: int,
+    stats: list[FloatArray | None],
+    prefix: str = "",
+    peers: Optimizer | None = None,
+) -> dict[str, float]:
+    """The loss (``total / rows``) and metrics, over every process training with ``peers``.
+
+    Each process's loss sum, rows and metric statistics travel in one
+    :meth:`Optimizer.gather` and are merged in rank order.
+    """
+    mine = [s for s in stats if s is not None]
+    if peers is not None and len(mine) == len(stats):
+        shapes = [s.shape for s in mine]
+        parts = peers.gather(np.concatenate([[total, rows], *(s.ravel() for s in mine)]))
+        if len(parts) > 1:
+            total, rows = sum(float(p[0]) for p in parts), sum(int(p[1]) for p in parts)
+            stats = [None] * len(metrics)
+            for part in parts:
+                start = 2
+                for i, (metric, shape) in enumerate(zip(metrics, shapes, strict=True)):
+                    stop = start + math.prod(shape)
+                    stats[i] = accumulate(metric, stats[i], part[start:stop].reshape(shape))
+                    start = stop
+    return {prefix + "loss": total / rows, **_metric_logs(metrics, stats, prefix)}
+
+
 def _evaluate_data(
-    model: Layer, loss: Loss, metrics: Sequence[Metric], data: _Data, prefix: str = ""
+    model: Layer,
+    loss: Loss,
+    metrics: Sequence[Metric],
+    data: _Data,
+    prefix: str = "",
+    peers: Optimizer | None = None,
 ) -> dict[str, float]:
     """Loss (the mean over rows) and metrics over a data set, in inference mode."""
     total, rows = 0.0, 0
@@ -589,7 +623,7 @@ def _evaluate_data(
         rows += n
         for i, metric in enumerate(metrics):
             stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
-    return {prefix + "loss": total / rows, **_metric_logs(metrics, stats, prefix)}
+    return _logs(metrics, total, rows, stats, prefix, peers)
 
 
 def evaluate(
@@ -864,9 +898,9 @@ def fit(
         "metrics": keys,
         "greater_is_better": better,
     }
-    cbs = CallbackList.for_fit(user_callbacks, verbose=level)
+    cbs = CallbackList.for_fit(user_callbacks, verbose=level, primary=optimizer.is_primary)
     cbs.set_context(model, optimizer, params)
-    run = _Run(model, loss, metric_list, cbs, History(params))
+    run = _Run(model, loss, metric_list, cbs, History(params), optimizer)
     cbs.on_train_begin()
     with _deferred_interrupt(enabled=not full_batch) as interrupt:
         try:
@@ -1001,20 +1035,24 @@ class _Run:
         metrics: Sequence[Metric],
         callbacks: CallbackList,
         history: History,
+        optimizer: Optimizer,
     ) -> None:
         self.model, self.loss, self.metrics = model, loss, metrics
-        self.callbacks, self.history = callbacks, history
+        self.callbacks, self.history, self.optimizer = callbacks, history, optimizer
 
     def end_epoch(
         self, epoch: int, logs: dict[str, float], val: _Data | None, start: float
     ) -> bool:
-        """Validate, run the epoch-end hooks, record; return whether to stop."""
+        """Validate, run the epoch-end hooks, record; return whether any process stops."""
         if val is not None:
-            logs.update(_evaluate_data(self.model, self.loss, self.metrics, val, "val_"))
+            logs.update(
+                _evaluate_data(self.model, self.loss, self.metrics, val, "val_", self.optimizer)
+            )
         seconds = time.perf_counter() - start
         self.callbacks.on_epoch_end(epoch, logs)
         self.history.record(epoch, logs, seconds)
-        return self.callbacks.stop_training
+        votes = self.optimizer.gather(np.array([self.callbacks.stop_training], dtype=np.float64))
+        return any(vote[0] for vote in votes)
 
     # -- step-by-step optimizers: epochs of mini-batches ------------------------------
 
@@ -1049,8 +1087,9 @@ class _Run:
             pred = model.forward(xb, training=True)
             yb = yb_raw if checked else data.target(pred, yb_raw, f"batch {b + 1}")
             value = loss.forward(pred, yb) if wb is None else loss.weighted_forward(pred, yb, wb)
-            if not math.isfinite(value):
-                callbacks.on_nonfinite_loss(epoch, b, value)  # TerminateOnNaN raises or stops
+            shared = optimizer.global_loss(value, n)  # every process stops at the same batch
+            if not math.isfinite(shared):
+                callbacks.on_nonfinite_loss(epoch, b, shared)  # TerminateOnNaN raises or stops
                 return None
             for i, metric in enumerate(metrics):
                 stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
@@ -1062,7 +1101,7 @@ class _Run:
                 callbacks.on_batch_end(b, {"batch": b, "size": n, "loss": value})
                 if callbacks.stop_training:
                     return None
-        return {"loss": total / rows, **_metric_logs(metrics, stats)}
+        return _logs(metrics, total, rows, stats, peers=optimizer)
 
     # -- LBFGS: each epoch is one iteration over the full set -------------------------
 

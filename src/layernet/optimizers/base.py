@@ -270,6 +270,40 @@ class Optimizer(ABC):
         """Hyperparameters that rebuild this optimizer (for save/load): :attr:`hyperparameters`."""
         return {name: getattr(self, name) for name in self.hyperparameters}
 
+    # -- training together with other processes ---------------------------------------------
+    #
+    # ``fit`` asks its optimizer these three things, so that the loop itself knows
+    # nothing of distribution; alone (the defaults) they cost one call each.
+    # layernet.distributed.DistributedOptimizer answers them over its MPI ranks.
+
+    @property
+    def is_primary(self) -> bool:
+        """Whether this process writes the run's output: True unless it trains with others.
+
+        When several processes train one model together, each runs ``fit``;
+        only the primary one keeps the callbacks that print or write files
+        (those with ``primary_only``, see :class:`~layernet.callbacks.Callback`).
+        """
+        return True
+
+    def gather(self, values: FloatArray) -> list[FloatArray]:
+        """``values`` from every process that trains with this optimizer, in rank order.
+
+        ``fit`` calls it once per epoch (and once per validation) with each
+        process's loss sum, row count and metric statistics, so that every
+        process logs the global values, and once more to stop every process
+        when any callback stops one. Alone, ``[values]``.
+        """
+        return [values]
+
+    def global_loss(self, value: float, rows: int) -> float:
+        """The mean loss of this step's batches over every process; ``value`` when alone.
+
+        ``fit`` checks it for NaN and infinity before the step, so that every
+        process stops at the same batch and none is left waiting for the others.
+        """
+        return value
+
     # -- gathering what a step updates --------------------------------------------------
 
     def _prepare(self) -> _Layout:
