@@ -153,7 +153,7 @@ def machine_info() -> dict[str, Any]:
         "scipy": scipy.__version__,
     }
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
 
         info["blas"] = [
             {
@@ -179,7 +179,7 @@ def machine_info() -> dict[str, Any]:
     except ImportError:
         info["torch"] = None
     try:
-        import sklearn
+        import sklearn  # type: ignore[import-untyped]
 
         info["sklearn"] = sklearn.__version__
     except ImportError:

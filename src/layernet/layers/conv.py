@@ -188,7 +188,8 @@ class _ConvNd(SlidingWindow):
 
     def _swap(self, a: FloatArray) -> FloatArray:
         """``a`` with first two axes swapped: ``(batch, C, ...) <-> (C, batch, ...)``."""
-        return a.transpose(1, 0, *range(2, self.n_spatial + 2))
+        swapped: FloatArray = a.transpose(1, 0, *range(2, self.n_spatial + 2))
+        return swapped
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         nd = self.n_spatial

@@ -95,12 +95,16 @@ def _reduce_kernel(view: FloatArray, nd: int, ufunc: np.ufunc) -> FloatArray:
     acc: FloatArray = view
     for i, axis in enumerate(_kernel_axes(nd)):
         at = axis - i  # each fold removes one axis before this one
-        lead: tuple[slice, ...] = (slice(None),) * at
-        out: FloatArray = np.array(acc[(*lead, 0)])
+        lead: Index = (slice(None),) * at
+        out: FloatArray = np.array(acc[lead + (0,)])
         for j in range(1, acc.shape[at]):
-            ufunc(out, acc[(*lead, j)], out=out)
+            ufunc(out, acc[lead + (j,)], out=out)
         acc = out
     return acc
+
+
+_LONG_ROW = 16
+"""Rows at least this long take the tiled fast path of the pools (see ``_PoolNd._tiled``)."""
 
 
 class _PoolNd(SlidingWindow):
@@ -158,15 +162,23 @@ class _PoolNd(SlidingWindow):
     def _out_spatial(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
 
-    @property
-    def _tiled(self) -> bool:
-        """Whether the windows tile the input (stride = kernel, no padding): the fast path.
+    def _tiled(self, shape: tuple[int, ...]) -> bool:
+        """Whether a batch of ``shape`` takes the fast path for windows that tile the input.
 
-        Then each window is a block of a :func:`_blocks` view, and forward and
-        backward are a few whole-array operations on it, with no transposing
-        copies and no per-offset accumulation (each input is in one window at most).
+        When stride = kernel and there is no padding, each window is a block
+        of a :func:`_blocks` view, and forward and backward are a few
+        whole-array operations on it, with no transposing copies and no
+        per-offset accumulation (each input is in one window at most). Those
+        operations run along the input's rows, so they pay off for rows of
+        at least ``_LONG_ROW`` numbers; shorter rows (small images) go through
+        the pool-major loop, whose runs are ``batch * channels`` long.
         """
-        return self.stride == self.kernel_size and not any(self.padding)
+        return (
+            self.stride == self.kernel_size
+            and not any(self.padding)
+            and len(shape) > 2
+            and shape[-1] >= _LONG_ROW
+        )
 
     def _expand(self, a: FloatArray) -> FloatArray:
         """``(batch, C, *out) -> (batch, C, out_1, 1, out_2, 1, ...)``: broadcasts over blocks."""
@@ -226,7 +238,7 @@ class _MaxPoolNd(_PoolNd):
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._in_shape = x.shape
-        if self._tiled:
+        if self._tiled(x.shape):
             return self._tiled_forward(x)
         batch, channels, *spatial = x.shape
         plan = self._plan(tuple(spatial))
@@ -249,7 +261,7 @@ class _MaxPoolNd(_PoolNd):
         return _from_pool_major(y_t, batch, channels)
 
     def _tiled_forward(self, x: FloatArray) -> FloatArray:
-        """Max over each block; the winners as one mask over the blocks (see ``_tiled``)."""
+        """Max over each block; the winners as one mask over the blocks (see ``_PoolNd._tiled``)."""
         nd = self.n_spatial
         blocks = _blocks(x, self.kernel_size, self._out_spatial(x.shape[2:]))
         y = _reduce_kernel(blocks, nd, np.maximum)  # NaN propagates, as in torch
@@ -267,7 +279,7 @@ class _MaxPoolNd(_PoolNd):
         shape, winners = self._in_shape, self._winners
         if shape is None or winners is None:
             raise self._not_run_yet()
-        if self._tiled:  # one mask over the blocks: dL/dx = g at the winner, 0 elsewhere
+        if self._tiled(shape):  # one mask over the blocks: dL/dx = g at the winner, 0 elsewhere
             grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
             np.multiply(winners[0], self._expand(grad_out), out=blocks)
             return grad_in
@@ -286,7 +298,7 @@ class _AvgPoolNd(_PoolNd):
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._in_shape = x.shape
         batch, channels, *spatial = x.shape
-        if self._tiled:  # sum each block, then scale
+        if self._tiled(x.shape):  # sum each block, then scale
             blocks = _blocks(x, self.kernel_size, self._out_spatial(tuple(spatial)))
             y = _reduce_kernel(blocks, self.n_spatial, np.add)
             y *= 1.0 / int(np.prod(self.kernel_size))
@@ -303,7 +315,7 @@ class _AvgPoolNd(_PoolNd):
         shape = self._in_shape
         if shape is None:
             raise self._not_run_yet()
-        if self._tiled:  # every input of a block gets g / (k_1 k_2)
+        if self._tiled(shape):  # every input of a block gets g / (k_1 k_2)
             grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
             share = grad_out * (1.0 / int(np.prod(self.kernel_size)))
             np.copyto(blocks, self._expand(share))
