@@ -95,10 +95,10 @@ def _reduce_kernel(view: FloatArray, nd: int, ufunc: np.ufunc) -> FloatArray:
     acc: FloatArray = view
     for i, axis in enumerate(_kernel_axes(nd)):
         at = axis - i  # each fold removes one axis before this one
-        lead: Index = (slice(None),) * at
-        out: FloatArray = np.array(acc[lead + (0,)])
+        every: list[int | slice] = [slice(None)] * at
+        out: FloatArray = np.array(acc[tuple([*every, 0])])
         for j in range(1, acc.shape[at]):
-            ufunc(out, acc[lead + (j,)], out=out)
+            ufunc(out, acc[tuple([*every, j])], out=out)
         acc = out
     return acc
 
