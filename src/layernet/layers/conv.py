@@ -37,6 +37,15 @@ class _Workspace(NamedTuple):
     """Like ``y_t``: ``dL/dy`` in backward."""
 
 
+def _reads_all(at_x: Index, spatial: tuple[int, ...]) -> bool:
+    """Whether an im2col source index (two full slices, then one per axis) covers every position."""
+    axes = at_x[2:]
+    return all(
+        isinstance(s, slice) and s.indices(n) == (0, n, 1)
+        for s, n in zip(axes, spatial, strict=True)
+    )
+
+
 class _ConvNd(SlidingWindow):
     """The N-d convolution shared by :class:`Conv1d` and :class:`Conv2d`.
 
@@ -234,11 +243,24 @@ class _ConvNd(SlidingWindow):
         weight = self.weight.value.reshape(self.out_channels, -1)
         dcols = work.dcols
         np.matmul(weight.T, g, out=dcols.reshape(weight.shape[1], g.shape[1]))
-        grad_in = np.zeros(work.shape, dtype=dcols.dtype)
+        spatial = work.shape[2:]
+        plan = self._plan(spatial)
+        # col2im: add each dcols entry back where it came from. An offset that reads
+        # every input position (the centre of a "same" kernel) is copied first, so
+        # the buffer needs no zeroing and one pass fewer.
+        first = next((i for i, (_, at_x) in enumerate(plan) if _reads_all(at_x, spatial)), None)
+        if first is None:
+            grad_in = np.zeros(work.shape, dtype=dcols.dtype)
+        else:
+            grad_in = np.empty(work.shape, dtype=dcols.dtype)
+            plan = [plan[first], *plan[:first], *plan[first + 1 :]]
         dx_c = self._swap(grad_in)  # (C, batch, *spatial), a view
-        for at_cols, at_x in self._plan(work.shape[2:]):  # col2im: add each back where it came from
+        for i, (at_cols, at_x) in enumerate(plan):
             view = dx_c[at_x]
-            np.add(view, dcols[at_cols], out=view)
+            if i == 0 and first is not None:
+                np.copyto(view, dcols[at_cols])
+            else:
+                np.add(view, dcols[at_cols], out=view)
         return grad_in
 
     def backward_parameters(self, grad_out: FloatArray) -> None:
