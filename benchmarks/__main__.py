@@ -12,9 +12,9 @@ import importlib
 import sys
 from pathlib import Path
 
-from ._harness import machine_info, markdown, to_json
+from ._harness import as_quick_run, machine_info, markdown, to_json
 
-WORKLOADS = ["seed", "tiny", "digits", "wide", "conv"]
+WORKLOADS = ["seed", "tiny", "digits", "wide", "conv", "cifar"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"running {name}...", file=sys.stderr, flush=True)
-        results.append(module.run(quick=args.quick))
+        result = module.run(quick=args.quick)
+        results.append(as_quick_run(result) if args.quick else result)
     report = markdown(results, info)
     print(report)
     if args.out is not None:

@@ -30,12 +30,32 @@ class Row:
 
 @dataclass
 class Target:
-    """A speed or memory target, judged on ratios measured in the same run."""
+    """A speed or memory target, judged on ratios measured in the same run.
+
+    ``met`` is None when the run could not measure the target: a quick run
+    (``--quick``) is too short and too small for the speed and accuracy
+    targets, which are stated for the full workloads; only targets marked
+    ``quick_ok`` (the memory ratio, say) are judged there.
+    """
 
     description: str
     value: float
     limit: str  # e.g. "<= 1.30" or ">= 5.0"
-    met: bool
+    met: bool | None
+    quick_ok: bool = False
+
+
+@dataclass
+class MemoryRow:
+    """One peak-memory measurement, reported in its own table beside the times."""
+
+    name: str
+    peak_mib: float
+    needed_mib: float
+
+    @property
+    def ratio(self) -> float:
+        return self.peak_mib / self.needed_mib if self.needed_mib > 0 else float("nan")
 
 
 @dataclass
@@ -49,6 +69,7 @@ class WorkloadResult:
     rows: list[Row]
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    memory: list[MemoryRow] = field(default_factory=list)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -96,13 +117,26 @@ def race(
     return {name: statistics.median(t) for name, t in times.items()}, last
 
 
-def judge(description: str, value: float | None, limit: str) -> Target | None:
-    """A Target from a measured ratio and a limit such as ``"<= 1.3"``."""
+def judge(
+    description: str, value: float | None, limit: str, *, quick_ok: bool = False
+) -> Target | None:
+    """A Target from a measured ratio and a limit such as ``"<= 1.3"``.
+
+    ``quick_ok``: a quick run measures this target as a full run does (see :class:`Target`).
+    """
     if value is None:
         return None
     op, bound = limit.split()
     met = value <= float(bound) if op == "<=" else value >= float(bound)
-    return Target(description, value, limit, met)
+    return Target(description, value, limit, met, quick_ok)
+
+
+def as_quick_run(result: WorkloadResult) -> WorkloadResult:
+    """Mark the targets that a quick run cannot measure as not measured (``met = None``)."""
+    for target in result.targets:
+        if not target.quick_ok:
+            target.met = None
+    return result
 
 
 def machine_info() -> dict[str, Any]:
@@ -119,7 +153,7 @@ def machine_info() -> dict[str, Any]:
         "scipy": scipy.__version__,
     }
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
 
         info["blas"] = [
             {
@@ -145,7 +179,7 @@ def machine_info() -> dict[str, Any]:
     except ImportError:
         info["torch"] = None
     try:
-        import sklearn
+        import sklearn  # type: ignore[import-untyped]
 
         info["sklearn"] = sklearn.__version__
     except ImportError:
@@ -193,7 +227,20 @@ def markdown(results: list[WorkloadResult], info: dict[str, Any]) -> str:
             ]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+        if res.memory:
+            out.append("| memory | peak RSS growth MiB | needed MiB | ratio to needed |")
+            out.append("|---|---:|---:|---:|")
+            for mem in res.memory:
+                cells = [mem.name, f"{mem.peak_mib:,.1f}", f"{mem.needed_mib:,.1f}"]
+                out.append("| " + " | ".join(cells) + f" | {mem.ratio:.2f}x |")
+            out.append("")
         for t in res.targets:
+            if t.met is None:
+                out.append(
+                    f"- target: {t.description} {t.limit}: not measured (a quick run is too short "
+                    f"to judge it; this run gave {t.value:.2f})"
+                )
+                continue
             mark = "met" if t.met else "NOT MET"
             out.append(f"- target: {t.description} {t.limit}: measured {t.value:.2f} -> **{mark}**")
         for note in res.notes:

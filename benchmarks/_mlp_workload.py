@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _mlp
 from ._harness import Row, race
-from ._peers import sklearn_neural_network_or_none, torch_or_none
+from ._peers import no_convergence_warnings, sklearn_neural_network_or_none, torch_or_none
 
 
 def time_implementations(
@@ -41,7 +41,8 @@ def time_implementations(
 
         def sk_train() -> Callable[[np.ndarray], np.ndarray]:
             model = _mlp.sklearn_model(nn, recipe, init, recipe.epochs)
-            model.fit(x, y if recipe.loss == "ce" else y.ravel())
+            with no_convergence_warnings():
+                model.fit(x, y if recipe.loss == "ce" else y.ravel())
             if recipe.loss == "ce":
                 return lambda q: model.predict_proba(q)
             return lambda q: model.predict(q).reshape(-1, 1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 
@@ -19,3 +22,16 @@ def sklearn_neural_network_or_none() -> ModuleType | None:
     except ImportError:
         return None
     return nn
+
+
+@contextmanager
+def no_convergence_warnings() -> Iterator[None]:
+    """Silence scikit-learn's ConvergenceWarning: a benchmark stops after a set number of epochs."""
+    with warnings.catch_warnings():
+        try:
+            from sklearn.exceptions import ConvergenceWarning
+        except ImportError:
+            pass
+        else:
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        yield

@@ -22,8 +22,12 @@ def _grads(model: Sequential) -> list[np.ndarray]:
         lambda: Sequential([Dense(4, 3, rng=0), ReLU(), Dense(3, 2, rng=1)]),
         lambda: Sequential([Flatten(), Dense(4, 3, rng=0), Sigmoid(), Dense(3, 2, rng=1)]),
         lambda: Sequential([Sequential([Flatten(), Dense(4, 2, rng=2)]), Sigmoid()]),
+        lambda: Sequential(
+            [layernet.Conv2d(1, 2, 3, padding=1, rng=0), ReLU(), Flatten(), Dense(8, 2, rng=1)]
+        ),
+        lambda: Sequential([layernet.Conv1d(2, 3, 2, rng=0), Flatten(), Dense(3, 2, rng=1)]),
     ],
-    ids=["dense-first", "flatten-first", "nested"],
+    ids=["dense-first", "flatten-first", "nested", "conv2d-first", "conv1d-first"],
 )
 def test_backward_parameters_writes_the_same_gradients_as_backward(make: object) -> None:
     model = make()  # type: ignore[operator]
@@ -32,6 +36,8 @@ def test_backward_parameters_writes_the_same_gradients_as_backward(make: object)
     x, g = rng.normal(size=(5, 2, 2)), rng.normal(size=(5, 2))
     if isinstance(model[0], Dense):
         x = x.reshape(5, 4)
+    if isinstance(model[0], layernet.Conv2d):
+        x = x.reshape(5, 1, 2, 2)
     model.forward(x, training=True)
     model.backward(g)
     expected = _grads(model)
@@ -52,6 +58,8 @@ def test_backward_parameters_without_parameters_is_a_no_op() -> None:
 def test_backward_parameters_before_forward_is_a_runtime_error() -> None:
     with pytest.raises(RuntimeError, match=r"Dense\(2 -> 1\): backward\(\) called before forward"):
         Dense(2, 1).backward_parameters(np.ones((1, 1)))
+    with pytest.raises(RuntimeError, match=r"Conv2d\(1 -> 2, .*\): backward\(\) called before"):
+        layernet.Conv2d(1, 2, 3).backward_parameters(np.ones((1, 2, 1, 1)))
 
 
 def test_large_data_gathers_per_batch_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -282,3 +282,41 @@ def test_backward_leaves_grad_out_alone_and_repeats(layer: layernet.Layer, shape
     first = layer.backward(g)
     np.testing.assert_array_equal(g, 1.0)
     np.testing.assert_array_equal(layer.backward(g), first)
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+@pytest.mark.parametrize(
+    ("kernel", "shape"), [(2, (2, 3, 6, 16)), (2, (2, 3, 7, 19)), ((3, 2), (1, 2, 10, 33))]
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_windows_that_tile_long_rows_agree_with_the_general_path(
+    op: str,
+    kernel: int | tuple[int, int],
+    shape: tuple[int, int, int, int],
+    dtype: type[np.floating[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stride = kernel, no padding, rows of 16 or more: the tiled fast path, same numbers."""
+    from layernet.layers import pooling
+
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.normal(size=shape), 0.0).astype(dtype)  # ReLU-like: whole windows tie at 0
+    x[0, 0, :2] = np.round(x[0, 0, :2])  # and ties between positive values
+    layer: Pool2d = MaxPool2d(kernel) if op == "max" else AvgPool2d(kernel)
+    assert layer._tiled(x.shape)
+    y = layer(x)
+    k = (layer.kernel_size[0], layer.kernel_size[1])
+    np.testing.assert_allclose(
+        y, reference_pool2d(x.astype(np.float64), k, k, (0, 0), op), rtol=1e-6
+    )
+    g = rng.normal(size=y.shape).astype(dtype)
+    dx = layer.backward(g)
+    assert y.dtype == dx.dtype == dtype
+    monkeypatch.setattr(pooling, "_LONG_ROW", 10**9)  # every batch takes the general path now
+    assert not layer._tiled(x.shape)
+    np.testing.assert_allclose(layer(x), y, rtol=1e-12 if dtype == np.float64 else 1e-6)
+    expected = layer.backward(g)
+    if op == "max":  # a selection: exactly the same numbers, ties routed to the same input
+        np.testing.assert_array_equal(dx, expected)
+    else:
+        np.testing.assert_allclose(dx, expected, rtol=1e-12 if dtype == np.float64 else 1e-6)

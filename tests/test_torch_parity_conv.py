@@ -93,8 +93,19 @@ POOL2D = [
     (2, None, 0, (2, 3, 8, 8)),
     (3, 2, 1, (2, 3, 7, 8)),
     ((2, 3), (1, 2), (1, 1), (2, 2, 5, 7)),
+    # Rows of 16 or more: windows that tile the input take the tiled fast path,
+    # with and without rows and columns past the last whole window.
+    (2, None, 0, (2, 3, 6, 16)),
+    ((2, 3), None, 0, (2, 2, 7, 20)),
+    ((3, 1), None, 0, (1, 2, 9, 17)),
 ]
-POOL1D = [(2, None, 0, (2, 3, 9)), (3, 2, 1, (2, 3, 10)), (4, 3, 2, (2, 2, 11))]
+POOL1D = [
+    (2, None, 0, (2, 3, 9)),
+    (3, 2, 1, (2, 3, 10)),
+    (4, 3, 2, (2, 2, 11)),
+    (2, None, 0, (2, 3, 16)),
+    (3, None, 0, (2, 2, 20)),
+]
 
 
 @pytest.mark.parametrize(("k", "s", "p", "shape"), POOL2D)
@@ -120,9 +131,12 @@ def test_global_average_pools_match_torch() -> None:
     )
 
 
-def test_max_pool_ties_match_torch() -> None:
-    x = np.round(np.random.default_rng(0).normal(size=(2, 3, 7, 7)))  # many ties
-    for k, s, p in [(3, 2, 1), (2, 1, 0)]:
+@pytest.mark.parametrize("width", [7, 17, 32])  # 17 and 32: the tiled fast path for k = s
+def test_max_pool_ties_match_torch(width: int) -> None:
+    x = np.round(np.random.default_rng(0).normal(size=(2, 3, 7, width)))  # many ties
+    x[0, 0] = 0.0  # whole windows of one value, as after a ReLU
+    windows: list[tuple[Any, Any, Any]] = [(3, 2, 1), (2, 1, 0), (2, 2, 0), ((3, 2), None, 0)]
+    for k, s, p in windows:
         layer = layernet.MaxPool2d(k, s, p)
         x_t = torch.tensor(x, requires_grad=True)
         y_t = F.max_pool2d(x_t, k, s, p)

@@ -48,6 +48,65 @@ def _from_pool_major(a: FloatArray, batch: int, channels: int) -> FloatArray:
     return out.reshape(batch, channels, *spatial)
 
 
+def _blocks(a: FloatArray, kernel: tuple[int, ...], out: tuple[int, ...]) -> FloatArray:
+    """``(batch, C, *spatial)`` seen as ``(batch, C, out_1, k_1, out_2, k_2, ...)``, a view.
+
+    For windows that tile the input (stride = kernel, no padding): entry
+    ``[n, c, i, p, j, q]`` is ``a[n, c, i k_1 + p, j k_2 + q]``. Rows and
+    columns past the last whole window (the floor in the output size) are
+    simply not part of the view. Writing through it writes into ``a``.
+    """
+    shape, strides = list(a.shape[:2]), list(a.strides[:2])
+    for o, k, step in zip(out, kernel, a.strides[2:], strict=True):
+        shape += [o, k]
+        strides += [step * k, step]
+    return np.lib.stride_tricks.as_strided(a, tuple(shape), tuple(strides))
+
+
+def _kernel_axes(nd: int) -> tuple[int, ...]:
+    """The kernel axes of a :func:`_blocks` view: 3, 5, ... (after batch, C and each output)."""
+    return tuple(3 + 2 * i for i in range(nd))
+
+
+def _offsets(view: FloatArray, nd: int) -> list[FloatArray]:
+    """Each kernel offset's slice of a :func:`_blocks` view, in row-major order of the offsets.
+
+    Offset ``(p, q)`` gives ``view[:, :, :, p, :, q]``, shape ``(batch, C, *out)``.
+    """
+    axes = _kernel_axes(nd)
+    sizes = [view.shape[axis] for axis in axes]
+    slices = []
+    for offset in np.ndindex(*sizes):
+        index: list[int | slice] = [slice(None)] * view.ndim
+        for axis, j in zip(axes, offset, strict=True):
+            index[axis] = j
+        slices.append(view[tuple(index)])
+    return slices
+
+
+def _reduce_kernel(view: FloatArray, nd: int, ufunc: np.ufunc) -> FloatArray:
+    """``ufunc`` folded over every kernel axis of a :func:`_blocks` view, outermost axis first.
+
+    Folding the outermost kernel axis first combines whole rows of the input
+    (contiguous runs), which shrinks the data before the short inner axes are
+    touched; one reduction over several strided axes at once is many times slower.
+    Returns a fresh ``(batch, C, *out)`` array.
+    """
+    acc: FloatArray = view
+    for i, axis in enumerate(_kernel_axes(nd)):
+        at = axis - i  # each fold removes one axis before this one
+        every: list[int | slice] = [slice(None)] * at
+        out: FloatArray = np.array(acc[tuple([*every, 0])])
+        for j in range(1, acc.shape[at]):
+            ufunc(out, acc[tuple([*every, j])], out=out)
+        acc = out
+    return acc
+
+
+_LONG_ROW = 16
+"""Rows at least this long take the tiled fast path of the pools (see ``_PoolNd._tiled``)."""
+
+
 class _PoolNd(SlidingWindow):
     """Window pooling shared by the max and average pools.
 
@@ -103,6 +162,44 @@ class _PoolNd(SlidingWindow):
     def _out_spatial(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(int(n) for n in self.geometry.output(spatial) if n is not None)
 
+    def _tiled(self, shape: tuple[int, ...]) -> bool:
+        """Whether a batch of ``shape`` takes the fast path for windows that tile the input.
+
+        When stride = kernel and there is no padding, each window is a block
+        of a :func:`_blocks` view, and forward and backward are a few
+        whole-array operations on it, with no transposing copies and no
+        per-offset accumulation (each input is in one window at most). Those
+        operations run along the input's rows, so they pay off for rows of
+        at least ``_LONG_ROW`` numbers; shorter rows (small images) go through
+        the pool-major loop, whose runs are ``batch * channels`` long.
+        """
+        return (
+            self.stride == self.kernel_size
+            and not any(self.padding)
+            and len(shape) > 2
+            and shape[-1] >= _LONG_ROW
+        )
+
+    def _expand(self, a: FloatArray) -> FloatArray:
+        """``(batch, C, *out) -> (batch, C, out_1, 1, out_2, 1, ...)``: broadcasts over blocks."""
+        shape = list(a.shape[:2])
+        for o in a.shape[2:]:
+            shape += [o, 1]
+        return a.reshape(shape)
+
+    def _tiled_grad(
+        self, shape: tuple[int, ...], dtype: np.dtype[Any]
+    ) -> tuple[FloatArray, FloatArray]:
+        """A ``dL/dx`` buffer of ``shape`` and its :func:`_blocks` view, for backward to fill.
+
+        Inputs past the last whole window (the floor in the output size) are
+        in no block: the buffer starts at zero then, uninitialised otherwise.
+        """
+        out = self._out_spatial(shape[2:])
+        covered = all(o * k == n for o, k, n in zip(out, self.kernel_size, shape[2:], strict=True))
+        grad_in = np.empty(shape, dtype) if covered else np.zeros(shape, dtype)
+        return grad_in, _blocks(grad_in, self.kernel_size, out)
+
     def get_config(self) -> dict[str, Any]:
         return {
             "kernel_size": plain(self.kernel_size),
@@ -140,6 +237,9 @@ class _MaxPoolNd(_PoolNd):
         self._winners: list[npt.NDArray[np.bool_]] | None = None
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._in_shape = x.shape
+        if self._tiled(x.shape):
+            return self._tiled_forward(x)
         batch, channels, *spatial = x.shape
         plan = self._plan(tuple(spatial))
         x_t = _to_pool_major(x)
@@ -158,13 +258,31 @@ class _MaxPoolNd(_PoolNd):
             np.logical_or(seen, won, out=seen)
             winners.append(won)
         self._winners = winners
-        self._in_shape = x.shape
         return _from_pool_major(y_t, batch, channels)
+
+    def _tiled_forward(self, x: FloatArray) -> FloatArray:
+        """Max over each block; the winners as one mask over the blocks (see ``_PoolNd._tiled``)."""
+        nd = self.n_spatial
+        blocks = _blocks(x, self.kernel_size, self._out_spatial(x.shape[2:]))
+        y = _reduce_kernel(blocks, nd, np.maximum)  # NaN propagates, as in torch
+        won = blocks == self._expand(y)
+        # Keep the first winner of each block only (row-major, torch's rule for ties).
+        offsets = _offsets(won, nd)
+        seen = np.array(offsets[0])
+        for later in offsets[1:]:
+            np.greater(later, seen, out=later)  # won and not seen before
+            np.logical_or(seen, later, out=seen)
+        self._winners = [won]
+        return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         shape, winners = self._in_shape, self._winners
         if shape is None or winners is None:
             raise self._not_run_yet()
+        if self._tiled(shape):  # one mask over the blocks: dL/dx = g at the winner, 0 elsewhere
+            grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
+            np.multiply(winners[0], self._expand(grad_out), out=blocks)
+            return grad_in
         batch, channels, *spatial = shape
         g_t = _to_pool_major(grad_out)
         dx_t = np.zeros((*spatial, batch * channels), dtype=grad_out.dtype)
@@ -178,20 +296,30 @@ class _AvgPoolNd(_PoolNd):
     """Average pooling; see :class:`AvgPool2d` for the maths."""
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._in_shape = x.shape
         batch, channels, *spatial = x.shape
+        if self._tiled(x.shape):  # sum each block, then scale
+            blocks = _blocks(x, self.kernel_size, self._out_spatial(tuple(spatial)))
+            y = _reduce_kernel(blocks, self.n_spatial, np.add)
+            y *= 1.0 / int(np.prod(self.kernel_size))
+            return y
         x_t = _to_pool_major(x)
         y_t = np.zeros((*self._out_spatial(tuple(spatial)), batch * channels), dtype=x.dtype)
         for at_y, at_x in self._plan(tuple(spatial)):  # padding counts as zeros
             view = y_t[at_y]
             np.add(view, x_t[at_x], out=view)
         y_t *= 1.0 / int(np.prod(self.kernel_size))
-        self._in_shape = x.shape
         return _from_pool_major(y_t, batch, channels)
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         shape = self._in_shape
         if shape is None:
             raise self._not_run_yet()
+        if self._tiled(shape):  # every input of a block gets g / (k_1 k_2)
+            grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
+            share = grad_out * (1.0 / int(np.prod(self.kernel_size)))
+            np.copyto(blocks, self._expand(share))
+            return grad_in
         batch, channels, *spatial = shape
         g_t = _to_pool_major(grad_out)
         g_t *= 1.0 / int(np.prod(self.kernel_size))
