@@ -1029,6 +1029,7 @@ FUNCTIONS = {
     "save",
     "load",
     "load_optimizer_state",
+    "load_training_state",
     "clip_grad_norm",
     "Parameter",
     "initializers",
@@ -1052,6 +1053,7 @@ EXEMPT: dict[str, str] = {
     "IntArray": "a type alias",
     "History": "a result: fit builds and returns it, users only read it",
     "GradcheckResult": "a result: gradcheck builds and returns it",
+    "TrainingState": "a result: load_training_state builds and returns it",
     "datasets": "a module of argument-free loaders (load_gender, load_gender_test)",
 }
 

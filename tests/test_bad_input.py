@@ -422,8 +422,9 @@ def fit(x: Any = X, y: Any = Y, **kwargs: Any) -> object:
         "optimizer": ln.SGD(m.parameters(), lr=0.1),
         "epochs": 1,
         "verbose": 0,
-        "rng": 0,
     }
+    if y is not None:  # a stream draws nothing: fit refuses an rng for one
+        settings["rng"] = 0
     settings.update(kwargs)
     return m.fit(x, y, **settings)
 
@@ -700,7 +701,7 @@ add(
     "fit-stream-y-shape",
     lambda: fit([(X, Y[:, :1])], None),
     ValueError,
-    r"fit: batch 1: y_batch does not fit MSELoss\(\).*pred \(10, 2\), target \(10, 1\)",
+    r"fit: batch 1 of epoch 1: y_batch does not fit MSELoss\(\).*pred \(10, 2\), target \(10, 1\)",
 )
 add(
     "fit-stream-generator",
@@ -1210,6 +1211,18 @@ FILE_CASES: list[tuple[str, Callable[[Path], object], type[Exception], str]] = [
         TypeError,
         r"layernet.load_optimizer_state: path must be a str or os.PathLike, got int",
     ),  # type: ignore[arg-type]
+    (
+        "load_training_state-path",
+        lambda tmp: ln.load_training_state(3),
+        TypeError,
+        r"layernet.load_training_state: path must be a str or os.PathLike, got int",
+    ),  # type: ignore[arg-type]
+    (
+        "load_training_state-no-state",
+        lambda tmp: ln.load_training_state(saved(tmp)),
+        ValueError,
+        r"layernet.load_training_state: .*: the file holds no training state; ModelCheckpoint",
+    ),
 ]
 
 

@@ -20,14 +20,18 @@ the batch (``{"batch", "size"}`` before it).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import numbers
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
 
 from ._validation import check_bool, check_positive_int, check_real
 from .layers.base import Layer
@@ -46,6 +50,10 @@ class Callback:
         Set it to True to end training (reset to False when training begins).
     params : dict
         The run's settings, set before ``on_train_begin``.
+    rng : numpy.random.Generator or None
+        A copy of the run's generator (``fit``'s ``rng``) as it was when
+        epoch 0 began, which :class:`ModelCheckpoint` stores so that a
+        resumed run replays the same shuffles; None outside a run.
     """
 
     stop_training: bool = False
@@ -54,13 +62,22 @@ class Callback:
         self._model: Layer | None = None
         self._optimizer: Optimizer | None = None
         self.params: dict[str, Any] = {}
+        self.rng: np.random.Generator | None = None
         self.stop_training = False
 
-    def set_context(self, model: Layer, optimizer: Optimizer, params: Mapping[str, Any]) -> None:
+    def set_context(
+        self,
+        model: Layer,
+        optimizer: Optimizer,
+        params: Mapping[str, Any],
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         """Attach the callback to a run (``fit`` calls this before ``on_train_begin``)."""
         self._model = model
         self._optimizer = optimizer
         self.params = dict(params)
+        self.rng = rng
         self.stop_training = False
 
     @property
@@ -81,7 +98,11 @@ class Callback:
         """Before the first epoch."""
 
     def on_train_end(self, logs: Logs | None = None) -> None:
-        """After the last epoch, or after a callback stopped training."""
+        """After the last epoch, after a callback stopped training, or after Ctrl-C.
+
+        When training ended before ``epochs``, ``logs["stop_reason"]`` says
+        why (the line the progress display prints).
+        """
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         """Before epoch ``epoch`` (0-based)."""
@@ -122,9 +143,16 @@ class CallbackList:
             if _overrides(cb, "on_batch_begin") or _overrides(cb, "on_batch_end")
         ]
 
-    def set_context(self, model: Layer, optimizer: Optimizer, params: Mapping[str, Any]) -> None:
+    def set_context(
+        self,
+        model: Layer,
+        optimizer: Optimizer,
+        params: Mapping[str, Any],
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         for cb in self.callbacks:
-            cb.set_context(model, optimizer, params)
+            cb.set_context(model, optimizer, params, rng=rng)
 
     @property
     def stop_training(self) -> bool:
@@ -344,7 +372,15 @@ class ModelCheckpoint(Callback):
 
     Notes
     -----
-    Files are written with :func:`layernet.save`, atomically.
+    Files are written with :func:`layernet.save`, atomically: an
+    interrupted save (a second Ctrl-C, a full disk) leaves the earlier
+    file whole. Each file also carries what a resumed run needs besides
+    the weights and the optimizer: the epochs completed and the run's
+    generator as epoch 0 found it (:func:`layernet.load_training_state`),
+    and the state of every generator in the model (Dropout's masks), which
+    :func:`layernet.load` restores. A resumed run (``fit(...,
+    initial_epoch=k)``) continues the numbering: its first file is epoch
+    ``k + 1``.
     """
 
     def __init__(
@@ -382,7 +418,8 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint: cannot fill in the path {self.path!r} "
                 f"(fields: epoch, {', '.join(sorted(logs))}): {exc!r}"
             ) from None
-        save(self.model, path, self.optimizer if self.save_optimizer else None)
+        optimizer = self.optimizer if self.save_optimizer else None
+        save(self.model, path, optimizer, epoch=epoch + 1, rng=self.rng)
 
     def __repr__(self) -> str:
         return f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r})"
@@ -471,17 +508,25 @@ class CSVLogger(Callback):
     ----------
     path : str or os.PathLike
     separator : str
-    append : bool
-        Keep an existing file's rows (no new header); otherwise start afresh.
+    append : bool or None
+        True: keep an existing file's rows and header. False: start
+        afresh. None (default): append when the run resumes
+        (``fit(..., initial_epoch=k)`` with ``k > 0``), start afresh
+        otherwise. When appending to a resumed run, rows of epochs ``k``
+        and later (written by a first run that went on past the
+        checkpoint it resumes from) are dropped, so the file reads as one
+        uninterrupted run.
 
     Notes
     -----
-    The file is opened and closed at every epoch, so it is complete on disk
-    even if training is interrupted.
+    Each epoch's row is written with one system call on a file opened for
+    appending, so a Ctrl-C (even a second one) never leaves half a row;
+    dropping rows replaces the file atomically (a temporary file renamed
+    over it).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
+        self, path: str | os.PathLike[str], separator: str = ",", append: bool | None = None
     ) -> None:
         super().__init__()
         self.path = Path(_check_path("CSVLogger", path))
@@ -490,33 +535,62 @@ class CSVLogger(Callback):
             error = ValueError if isinstance(separator, str) else TypeError
             raise error(f"CSVLogger: separator must be one character, got {got}")
         self.separator = separator
-        self.append = check_bool(append, "append", "CSVLogger")
+        self.append = None if append is None else check_bool(append, "append", "CSVLogger")
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._keys = None
-        if not self.append:
-            self.path.write_text("")
+        first = int(self.params.get("initial_epoch", 0))
+        append = first > 0 if self.append is None else self.append
+        if not append:
+            _replace_text(self.path, "")
+            return
+        if not self.path.exists():
+            return
+        with self.path.open(newline="") as handle:
+            rows = list(csv.reader(handle, delimiter=self.separator))
+        if not rows:
+            return
+        self._keys = rows[0]
+        if first > 0 and rows[0][:1] == ["epoch"]:
+            kept = [rows[0], *(r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < first)]
+            if len(kept) < len(rows):
+                _replace_text(self.path, self._format(kept))
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
-        new_file = not self.path.exists() or self.path.stat().st_size == 0
+        rows = []
         if self._keys is None:
             self._keys = ["epoch", *sorted(logs)]
-        with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(
-                handle,
-                fieldnames=self._keys,
-                delimiter=self.separator,
-                extrasaction="ignore",
-                restval="",
-            )
-            if new_file:
-                writer.writeheader()
-            writer.writerow({"epoch": epoch, **logs})
+            rows.append(self._keys)
+        values = {"epoch": epoch, **logs}
+        rows.append([str(values.get(key, "")) for key in self._keys])
+        data = self._format(rows).encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, data)  # one call: an interrupt lands before or after it
+        finally:
+            os.close(fd)
+
+    def _format(self, rows: Iterable[list[str]]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self.separator).writerows(rows)
+        return buffer.getvalue()
 
     def __repr__(self) -> str:
         return f"CSVLogger({str(self.path)!r})"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file renamed over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class ProgressLogger(Callback):
@@ -608,3 +682,11 @@ class ProgressLogger(Callback):
         prefix = "\r\x1b[K" if self._drawn else ""
         self._out.write(prefix + " - ".join(parts) + "\n")
         self._out.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """Say why training ended early (a callback stopped it, or Ctrl-C), if it did."""
+        reason = (logs or {}).get("stop_reason")
+        if reason:
+            prefix = "\r\x1b[K" if self._drawn else ""
+            self._out.write(f"{prefix}{reason}\n")
+            self._out.flush()
