@@ -452,13 +452,23 @@ for fn in (fit, evaluate):
         f"{where}-x-1d",
         lambda fn=fn: fn(X[:, 0], Y),
         ValueError,
-        r"Dense\(3 -> 4\) at position 0: expected input of shape \(batch, 3\), got \(10,\)",
+        rf"^{where}: x is 1-D \(shape \(10,\)\) but the model expects input of shape "
+        r"\(batch, 3\): with one feature per sample use x.reshape\(-1, 1\); if the whole "
+        r"array is a single sample, x.reshape\(1, -1\)$",
+    )
+    add(
+        f"{where}-x-1d-one-sample",
+        lambda fn=fn: fn(X[0], Y[:3]),
+        ValueError,
+        rf"^{where}: x is 1-D \(shape \(3,\)\) .*: if the whole array is a single sample, "
+        r"x.reshape\(1, -1\); with one feature per sample use x.reshape\(-1, 1\)$",
     )
     add(
         f"{where}-x-features",
         lambda fn=fn: fn(X[:, :2]),
         ValueError,
-        r"at position 0: expected input of shape \(batch, 3\), got \(10, 2\)",
+        rf"^{where}: x does not fit the model: .*at position 0: expected input of shape "
+        r"\(batch, 3\), got \(10, 2\)",
     )
     add(
         f"{where}-x-empty",

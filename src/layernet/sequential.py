@@ -201,6 +201,22 @@ def _check_dtypes(layers: list[Layer]) -> None:
                 )
 
 
+def _fix_for(spec: InputSpec, shape: Shape) -> str:
+    """How to make ``shape`` fit ``spec``: Flatten when it has axes to spare, else sizes."""
+    if spec.max_rank is not None and len(shape) > spec.max_rank == 1:
+        known = [d for d in shape if d is not None]
+        size = (
+            str(int(np.prod(known)))
+            if len(known) == len(shape)
+            else " * ".join("?" if d is None else str(d) for d in shape)
+        )
+        return (
+            f"insert Flatten() before it, which turns {format_shape(shape)} into "
+            f"(batch, {size}), and give the layer that many input features"
+        )
+    return "make the sizes agree"
+
+
 def _trace(
     layers: list[Layer], shape: Shape | None, *, check: bool = False
 ) -> Iterator[tuple[int, Layer, Shape | None, Shape | None]]:
@@ -221,7 +237,7 @@ def _trace(
             )
             raise ValueError(
                 f"Sequential: {describe(layer, i)} expects input of shape "
-                f"{spec}, but {source}; make the sizes agree"
+                f"{spec}, but {source}; {_fix_for(spec, shape)}"
             )
         if shape is None and spec is not None:
             shape = spec.template()

@@ -50,6 +50,7 @@ from ._validation import (
 )
 from .callbacks import Callback, CallbackList
 from .layers.base import Layer, check_unique, check_values
+from .layers.spec import as_spec
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
 from .optimizers import FullBatchOptimizer, Optimizer
@@ -205,7 +206,20 @@ def _prepare_arrays(
             f"{where}: {x_name} and {y_name} have different lengths: {x_name} has {n} samples, "
             f"{y_name} has {n_y}; pass one target per sample"
         )
-    model.check_input(xa.shape)
+    try:
+        model.check_input(xa.shape)
+    except ValueError as exc:
+        if xa.ndim == 1:  # inside fit, almost always one feature per sample
+            spec = as_spec(model.input_spec)
+            column = f"with one feature per sample use {x_name}.reshape(-1, 1)"
+            row = f"if the whole array is a single sample, {x_name}.reshape(1, -1)"
+            one_sample = spec is not None and spec.fits(xa.shape) and xa.shape != (1,)
+            raise ValueError(
+                f"{where}: {x_name} is 1-D (shape {xa.shape}) but the model expects input of "
+                f"shape {spec or '(batch, features)'}: "
+                + (f"{row}; {column}" if one_sample else f"{column}; {row}")
+            ) from None
+        raise ValueError(f"{where}: {x_name} does not fit the model: {exc}") from None
     check_finite(xa, f"{where}: {x_name}")
     template = model.forward(xa[:1], training=False)
     pred_like = np.broadcast_to(template, (n, *template.shape[1:]))
@@ -463,7 +477,16 @@ def predict(model: Layer, x: ArrayLike, *, batch_size: int | None = None) -> Flo
         )
     if not isinstance(model, Layer):
         raise TypeError(f"predict: model must be a Layer, got {type(model).__name__}")
-    arr = model.convert_input(x)
+    try:
+        arr = model.convert_input(x)
+    except (TypeError, ValueError):
+        if not _is_stream(x):
+            raise
+        raise TypeError(  # a list of (x_batch, y_batch) pairs, as fit streams them
+            f"predict: x must be an array of inputs, got a {type(x).__name__} of "
+            "(x_batch, y_batch) pairs; predict takes arrays, not streamed batches: "
+            "predict on each x_batch, or stack them with np.concatenate"
+        ) from None
     model.check_input(arr.shape)
     check_values(model, arr)
     n = arr.shape[0]

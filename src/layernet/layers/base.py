@@ -141,7 +141,10 @@ class Layer(ABC):
         """Copy arrays into the parameters and buffers, in place.
 
         Every name must be present, none extra, and each array must have the
-        target's shape and a float dtype; nothing is copied unless all fit.
+        target's shape and a float dtype that converts to the target's
+        without rounding (float32 into a float64 model is exact; float64
+        into a float32 model is refused: cast one side explicitly, e.g.
+        ``model.astype(np.float64)``); nothing is copied unless all fit.
 
         Raises
         ------
@@ -169,6 +172,14 @@ class Layer(ABC):
                 raise ValueError(
                     f"{self!r}: state dict entry {name!r} has dtype {array.dtype}, "
                     f"expected {target.dtype}"
+                )
+            if not np.can_cast(array.dtype, target.dtype, "safe"):
+                raise ValueError(
+                    f"{self!r}: state dict entry {name!r} is {array.dtype} but the model is "
+                    f"{target.dtype}; loading would round every value (tiny ones to 0). "
+                    f"Cast the model first (model.astype(np.{array.dtype})), or cast the "
+                    f"state yourself if rounding is meant: "
+                    f"{{k: v.astype(np.{target.dtype}) for k, v in state.items()}}"
                 )
             arrays[name] = array
         for name, target in targets.items():
@@ -284,7 +295,20 @@ def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None
     if spec is None or spec.fits(shape[1:]):
         return
     message = f"{describe(layer, position)}: expected input of shape {spec}, got {shape}"
-    if spec.fits(shape) or len(shape) == spec.min_rank:  # one axis short: a lone sample?
+    channels = dict(spec.axes).get(0)
+    if (
+        channels == 1
+        and spec.min_rank >= 2
+        and len(shape) == spec.min_rank
+        and spec.fits((1, *shape[1:]))
+    ):
+        # (n, length) for a one-channel conv: the channel axis is missing, not the batch axis
+        message += (
+            "; the channel axis is missing (channels come first, after the batch axis): "
+            f"use x[:, None] to make it {(shape[0], 1, *shape[1:])}"
+            + (", i.e. x[:, None, :] for (n, length) data" if len(shape) == 2 else "")
+        )
+    elif spec.fits(shape) or len(shape) == spec.min_rank:  # one axis short: a lone sample?
         message += "; a single sample must still carry the batch axis: " + (
             "reshape it with x.reshape(1, -1) (or x.reshape(-1, 1) if it holds one feature "
             "per sample)"
