@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .._typing import ArrayLike, FloatArray, Shape
+from .._typing import ArrayLike, DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import as_float_array, check_finite, input_dtype
 from ..parameter import Parameter
 from .spec import InputSpec, as_spec
+
+_L = TypeVar("_L", bound="Layer")
 
 
 class Layer(ABC):
@@ -188,6 +190,46 @@ class Layer(ABC):
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this layer (for save/load)."""
         return {}
+
+    def astype(self: _L, dtype: DTypeLike) -> _L:
+        """Cast the whole model to ``dtype`` in place and return it: ``model.astype(np.float32)``.
+
+        Walks the tree: every layer's parameters (values, and gradients as
+        zeros), its buffers (BatchNorm's running statistics) and its
+        ``dtype``, so that saving, ``summary`` and new layers' checks see the
+        new dtype; what ``forward`` cached is dropped. Parameters keep their
+        identity (only their arrays are replaced), but an optimizer built
+        before the cast holds state in the old dtype: build the optimizer
+        after casting. Parameter-free layers follow their input's dtype and
+        need no cast. Casting to the dtype the model has changes nothing.
+
+        Parameters
+        ----------
+        dtype : np.float64 or np.float32
+
+        Returns
+        -------
+        Layer
+            ``self``, so that ``model = Sequential([...]).astype(np.float32)`` reads.
+        """
+        target = as_float_dtype(dtype)
+        self.clear_cache()
+        for _, layer in self.named_modules():
+            buffers = {id(array) for _, array in layer.own_buffers()}
+            for name, value in list(vars(layer).items()):
+                if isinstance(value, Parameter):
+                    if value.value.dtype != target:
+                        value.value = value.value.astype(target)
+                        value.grad = np.zeros_like(value.value)
+                elif (
+                    isinstance(value, np.ndarray)
+                    and id(value) in buffers
+                    and value.dtype != target
+                ):
+                    setattr(layer, name, value.astype(target))
+            if "dtype" in vars(layer) and not type(layer).follows_input_dtype:
+                layer.dtype = target
+        return self
 
     # -- caches: what forward keeps for backward -------------------------------------
 
