@@ -28,6 +28,12 @@ class Parameter:
         Its gradient, same shape and dtype; zeros when omitted.
     name : str
         A short name such as ``"weight"``; containers add dotted prefixes.
+    trainable : bool
+        False freezes it (torch's ``requires_grad=False``): optimizers leave
+        it as it is, even one built before it was frozen, and keep its state
+        (moments, step count) untouched until it is unfrozen. ``backward``
+        still writes its ``grad``. ``layer.trainable = False`` sets it for
+        all of a layer's parameters.
 
     Notes
     -----
@@ -39,6 +45,7 @@ class Parameter:
     value: FloatArray
     grad: FloatArray = field(default_factory=lambda: np.empty(0))
     name: str = ""
+    trainable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.value, np.ndarray) or self.value.dtype not in (
@@ -55,6 +62,12 @@ class Parameter:
                 f"Parameter {self.name!r}: grad must be an ndarray like value, "
                 f"got {type(self.grad).__name__}"
             )
+        if not isinstance(self.trainable, (bool, np.bool_)):
+            raise TypeError(
+                f"Parameter {self.name!r}: trainable must be a bool, "
+                f"got {type(self.trainable).__name__}"
+            )
+        self.trainable = bool(self.trainable)
         if self.grad.size == 0 and self.value.size != 0:
             self.grad = np.zeros_like(self.value)
         if self.grad.shape != self.value.shape or self.grad.dtype != self.value.dtype:
@@ -79,17 +92,19 @@ class Parameter:
         return self.value.dtype
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle ``value`` and ``name`` only: ``grad`` is overwritten by every backward."""
-        return {"value": self.value, "name": self.name}
+        """Pickle ``value``, ``name`` and ``trainable``; not ``grad`` (backward rewrites it)."""
+        return {"value": self.value, "name": self.name, "trainable": self.trainable}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore ``value`` and ``name``; ``grad`` comes back as zeros like ``value``."""
+        """Restore ``value``, ``name`` and ``trainable``; ``grad`` comes back as zeros."""
         self.value = state["value"]
         self.name = state["name"]
+        self.trainable = bool(state.get("trainable", True))
         self.grad = np.zeros_like(self.value)
 
     def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
+        frozen = "" if self.trainable else ", trainable=False"
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}{frozen})"
 
 
 def pack_parameters(params: Iterable[Parameter]) -> None:

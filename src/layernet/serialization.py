@@ -10,8 +10,10 @@ The file holds only arrays, so loading never runs code:
   architecture (``{"class_name": ..., "config": model.get_config()}``), the
   optimizer's class, hyperparameters and parameter shapes, the state of every
   random generator the model's layers hold (``"generators"``, by dotted
-  attribute path such as ``"3.rng"``), and, for a checkpoint, the training
-  state (``"training"``: epochs completed, the run's generator).
+  attribute path such as ``"3.rng"``), what is frozen (``"frozen"``: the
+  paths of layers and the names of parameters whose ``trainable`` is False),
+  and, for a checkpoint, the training state (``"training"``: epochs
+  completed, the run's generator).
 
 ``load`` reads it with ``np.load(..., allow_pickle=False)`` and rebuilds each
 layer as ``cls(**config)``, finding ``cls`` by name in the layer registry
@@ -116,6 +118,10 @@ def save(
         "optimizer": None,
         "generators": {
             key: _generator_state(gen) for key, (_, _, gen) in _generators(model).items()
+        },
+        "frozen": {
+            "layers": [path for path, layer in model.named_modules() if not layer.trainable],
+            "parameters": [name for name, p in model.named_parameters() if not p.trainable],
         },
     }
     if epoch is not None:
@@ -241,6 +247,7 @@ def load(
         raise ValueError(
             f"layernet.load: {path}: the saved arrays do not fit the architecture: {exc}"
         ) from None
+    _restore_frozen(model, meta.get("frozen"))
     held = _generators(model)
     saved = meta.get("generators") or {}
     for key, state_of in saved.items() if isinstance(saved, dict) else ():
@@ -326,6 +333,19 @@ def load_training_state(path: PathLike) -> TrainingState:
     saved_rng = training.get("rng")
     rng = np.random.default_rng() if saved_rng is None else _generator_from(saved_rng, where)
     return TrainingState(epoch=training["epoch"], rng=rng)
+
+
+def _restore_frozen(model: Layer, frozen: Any) -> None:
+    """Set the ``trainable`` flags that :func:`save` recorded (each as saved, not propagated)."""
+    if not isinstance(frozen, dict):
+        return
+    layers = set(frozen.get("layers", ()))
+    for path, layer in model.named_modules():
+        if path in layers:
+            vars(layer)["_trainable"] = False  # this layer's flag alone: children kept theirs
+    names = set(frozen.get("parameters", ()))
+    for name, param in model.named_parameters():
+        param.trainable = name not in names
 
 
 # -- random generators -----------------------------------------------------------------

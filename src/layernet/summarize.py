@@ -26,7 +26,10 @@ def summary(
     Works before the model has seen any data: shapes start from the
     model's ``input_spec``, and sizes not known yet show as ``?``.
     Containers inside the model show their children as indented rows.
-    Returns the table (and prints it when ``print_summary``).
+    When any parameter is frozen (``trainable = False``), the totals
+    split into trainable and non-trainable parameters (buffers such as
+    BatchNorm's running statistics are not parameters and are not
+    counted). Returns the table (and prints it when ``print_summary``).
 
     Parameters
     ----------
@@ -68,7 +71,13 @@ def summary(
         ).rstrip()
 
     total = sum(p.size for p in model.parameters())
+    frozen = sum(p.size for p in model.parameters() if not p.trainable)
     dtype = parameter_dtype(model) or np.dtype(np.float64)
+    split = (
+        [f"Trainable parameters: {total - frozen:,}", f"Non-trainable parameters: {frozen:,}"]
+        if frozen
+        else []
+    )
     text = "\n".join(
         [
             rule,
@@ -77,6 +86,7 @@ def summary(
             *(line(r) for r in rows[1:]),
             rule,
             f"Total parameters: {total:,} ({dtype.name})",
+            *split,
             rule,
         ]
     )

@@ -99,8 +99,33 @@ class Layer(ABC):
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
+    @property
+    def trainable(self) -> bool:
+        """Whether this layer trains (Keras's flag); set it to freeze or unfreeze.
+
+        Setting it sets the same flag on every layer below this one and on
+        all their parameters (:attr:`Parameter.trainable`): optimizers then
+        leave those parameters as they are, ``summary`` counts them as
+        non-trainable, and ``save``/``load`` and pickling keep the flags.
+        As in torch (``requires_grad``), and unlike Keras, freezing changes
+        no behaviour: a frozen BatchNorm still normalises with batch
+        statistics and updates its running statistics while fitting.
+        """
+        return bool(self.__dict__.get("_trainable", True))
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(
+                f"{self!r}: trainable must be a bool, got {type(value).__name__} {value!r}"
+            )
+        for _, layer in self.named_modules():
+            layer.__dict__["_trainable"] = bool(value)
+        for param in self.parameters():
+            param.trainable = bool(value)
+
     def parameters(self) -> Iterator[Parameter]:
-        """Yield the trainable parameters, this layer's and its children's."""
+        """Yield the parameters, this layer's and its children's, frozen ones included."""
         for _, param in self.named_parameters():
             yield param
 
