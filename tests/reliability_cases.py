@@ -970,12 +970,22 @@ CALLBACKS: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = 
             TypeError,
             r"ModelCheckpoint: save_best_only must be True or False, got int 1",
         ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ModelCheckpoint("m.npz", initial_value_threshold="0.5"),
+            TypeError,
+            r"ModelCheckpoint: initial_value_threshold must be a real number, got str '0.5'",
+        ),  # type: ignore[arg-type]
     ],
     "CSVLogger": [
         (
             lambda: ln.CSVLogger(None),
             TypeError,
             r"CSVLogger: path must be a str or os.PathLike, got NoneType",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.CSVLogger("log.csv", append="yes"),
+            TypeError,
+            r"CSVLogger: append must be True or False, got str 'yes'",
         ),  # type: ignore[arg-type]
         (
             lambda: ln.CSVLogger("log.csv", separator=";;"),

@@ -184,3 +184,27 @@ def test_csv_logger_keeps_or_replaces_rows_as_asked(tmp_path: Path) -> None:
     assert [r[0] for r in rows(path)] == ["epoch", "0", "1", "2", "3", "0", "1"]
     fit(1, 0, None)  # a fresh run starts afresh
     assert [r[0] for r in rows(path)] == ["epoch", "0"]
+
+
+def test_a_resumed_checkpoint_keeps_the_best_file_with_a_threshold(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).normal(size=(16, 2))
+    y = x[:, :1] - x[:, 1:]
+    model = ln.Sequential([ln.Dense(2, 1, rng=0)])
+    opt = ln.SGD(model.parameters(), lr=0.05)
+    path = tmp_path / "best.npz"
+
+    def fit(epochs: int, initial: int, threshold: float | None) -> ln.History:
+        checkpoint = ln.ModelCheckpoint(path, monitor="loss", save_best_only=True,
+                                        initial_value_threshold=threshold)  # fmt: skip
+        return model.fit(x, y, loss=ln.MSELoss(), optimizer=opt, epochs=epochs,
+                         initial_epoch=initial, callbacks=[checkpoint], verbose=0,
+                         rng=1)  # fmt: skip
+
+    first = fit(3, 0, None)
+    best = min(first.history["loss"])
+    saved = ln.load(path).state_dict()
+    model.load_state_dict({k: v + 1.0 for k, v in model.state_dict().items()})  # make it worse
+    second = fit(4, 3, best)
+    assert second.history["loss"][0] > best
+    for key, value in ln.load(path).state_dict().items():
+        np.testing.assert_array_equal(value, saved[key])  # the better file was kept

@@ -369,6 +369,10 @@ class ModelCheckpoint(Callback):
     save_optimizer : bool
         Also store the optimizer's state, so training resumes exactly
         (see :func:`layernet.load_optimizer_state`).
+    initial_value_threshold : float, optional
+        The best value so far when training begins (Keras's argument), for
+        ``save_best_only``: a resumed run passes the best value of the first
+        run, so that its first epoch does not overwrite a better file.
 
     Notes
     -----
@@ -390,6 +394,7 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         mode: str = "auto",
         save_optimizer: bool = True,
+        initial_value_threshold: float | None = None,
     ) -> None:
         super().__init__()
         self.path = os.fspath(_check_path("ModelCheckpoint", path))
@@ -397,12 +402,18 @@ class ModelCheckpoint(Callback):
         self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
         self.mode = _check_mode("ModelCheckpoint", mode)
         self.save_optimizer = check_bool(save_optimizer, "save_optimizer", "ModelCheckpoint")
+        self.initial_value_threshold = (
+            None
+            if initial_value_threshold is None
+            else check_real(initial_value_threshold, "initial_value_threshold", "ModelCheckpoint")
+        )
         self.best = math.inf
         self._sign = 1.0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self.best = math.inf
         self._sign = -1.0 if _maximize(self.mode, self.monitor, self.params) else 1.0
+        threshold = self.initial_value_threshold
+        self.best = math.inf if threshold is None else self._sign * threshold
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
