@@ -50,7 +50,7 @@ class Callback:
         Set it to True to end training (reset to False when training begins).
     params : dict
         The run's settings, set before ``on_train_begin``.
-    rng : numpy.random.Generator or None
+    start_rng : numpy.random.Generator or None
         A copy of the run's generator (``fit``'s ``rng``) as it was when
         epoch 0 began, which :class:`ModelCheckpoint` stores so that a
         resumed run replays the same shuffles; None outside a run.
@@ -62,7 +62,7 @@ class Callback:
         self._model: Layer | None = None
         self._optimizer: Optimizer | None = None
         self.params: dict[str, Any] = {}
-        self.rng: np.random.Generator | None = None
+        self.start_rng: np.random.Generator | None = None
         self.stop_training = False
 
     def set_context(
@@ -71,13 +71,13 @@ class Callback:
         optimizer: Optimizer,
         params: Mapping[str, Any],
         *,
-        rng: np.random.Generator | None = None,
+        start_rng: np.random.Generator | None = None,
     ) -> None:
         """Attach the callback to a run (``fit`` calls this before ``on_train_begin``)."""
         self._model = model
         self._optimizer = optimizer
         self.params = dict(params)
-        self.rng = rng
+        self.start_rng = start_rng
         self.stop_training = False
 
     @property
@@ -149,10 +149,10 @@ class CallbackList:
         optimizer: Optimizer,
         params: Mapping[str, Any],
         *,
-        rng: np.random.Generator | None = None,
+        start_rng: np.random.Generator | None = None,
     ) -> None:
         for cb in self.callbacks:
-            cb.set_context(model, optimizer, params, rng=rng)
+            cb.set_context(model, optimizer, params, start_rng=start_rng)
 
     @property
     def stop_training(self) -> bool:
@@ -430,7 +430,7 @@ class ModelCheckpoint(Callback):
                 f"(fields: epoch, {', '.join(sorted(logs))}): {exc!r}"
             ) from None
         optimizer = self.optimizer if self.save_optimizer else None
-        save(self.model, path, optimizer, epoch=epoch + 1, rng=self.rng)
+        save(self.model, path, optimizer, epoch=epoch + 1, rng=self.start_rng)
 
     def __repr__(self) -> str:
         return f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r})"

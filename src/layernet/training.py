@@ -689,7 +689,7 @@ def fit(
         "greater_is_better": better,
     }
     cbs = CallbackList.for_fit(user_callbacks, verbose=level)
-    cbs.set_context(model, optimizer, params, rng=start_rng)
+    cbs.set_context(model, optimizer, params, start_rng=start_rng)
     run = _Run(model, loss, metric_list, cbs, History(params))
     cbs.on_train_begin()
     with _deferred_interrupt(enabled=not full_batch) as interrupt:
