@@ -73,8 +73,9 @@ def _elementwise(make: Callable[[], Layer]) -> LayerSpec:
 
 def _dense(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
     n_in, n_out = draw(sizes(1, 8)), draw(sizes(1, 8))
+    lead = tuple(draw(st.lists(sizes(1, 3), max_size=2)))  # (batch, *, in): sequences too
     layer = ln.Dense(n_in, n_out, bias=draw(st.booleans()), rng=draw(sizes(0, 99)), dtype=dtype)
-    return layer, (n_in,), (n_out,)
+    return layer, (*lead, n_in), (*lead, n_out)
 
 
 def _sequential(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
@@ -98,6 +99,62 @@ def _batchnorm(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
     layer.running_var[...] = rng.uniform(0.5, 2.0, size=c)
     layer.gamma.value[...] = rng.uniform(0.5, 1.5, size=c)
     return layer, shape, shape
+
+
+def _batchnorm2d(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    c = draw(sizes(1, 4))
+    shape: Shape = (c, draw(sizes(1, 3)), draw(sizes(1, 3)))
+    layer = ln.BatchNorm2d(c, dtype=dtype)
+    rng = np.random.default_rng(draw(sizes(0, 99)))
+    layer.running_mean[...] = rng.normal(size=c)
+    layer.running_var[...] = rng.uniform(0.5, 2.0, size=c)
+    layer.gamma.value[...] = rng.uniform(0.5, 1.5, size=c)
+    return layer, shape, shape
+
+
+def _permute(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
+    dims = tuple(draw(st.permutations(range(1, len(shape) + 1))))
+    return ln.Permute(dims), shape, tuple(shape[d - 1] for d in dims)
+
+
+def _reshape(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    shape = tuple(draw(st.lists(sizes(), min_size=1, max_size=3)))
+    size = int(np.prod(shape))
+    target = draw(st.sampled_from([(size,), (-1,), (1, -1), tuple(reversed(shape))]))
+    out = tuple(size if d == -1 else d for d in target)
+    return ln.Reshape(target), shape, out
+
+
+def _residual(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    n, hidden = draw(sizes(1, 6)), draw(sizes(1, 6))
+    lead = tuple(draw(st.lists(sizes(1, 3), max_size=1)))
+    out = n if draw(st.booleans()) else draw(sizes(1, 6))
+    block = ln.Sequential(
+        [
+            ln.Dense(n, hidden, rng=draw(sizes(0, 99)), dtype=dtype),
+            ln.Tanh(),
+            ln.Dense(hidden, out, rng=draw(sizes(0, 99)), dtype=dtype),
+        ]
+    )
+    shortcut = None if out == n else ln.Dense(n, out, rng=draw(sizes(0, 99)), dtype=dtype)
+    return ln.Residual(block, shortcut), (*lead, n), (*lead, out)
+
+
+def _parallel(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    n = draw(sizes(1, 6))
+    lead = tuple(draw(st.lists(sizes(1, 3), max_size=1)))
+    merge = draw(st.sampled_from(["concat", "add"]))
+    widths = draw(st.lists(sizes(1, 5), min_size=1, max_size=3))
+    if merge == "add":
+        widths = [widths[0]] * len(widths)
+    branches: list[Layer] = [
+        ln.Dense(n, w, rng=draw(sizes(0, 99)), dtype=dtype) for w in widths
+    ]
+    if merge == "add" and widths[0] == n and draw(st.booleans()):
+        branches.append(ln.Tanh())  # a parameter-free branch
+    out = sum(widths) if merge == "concat" else widths[0]
+    return ln.Parallel(branches, merge=merge, axis=-1), (*lead, n), (*lead, out)
 
 
 def _layernorm(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
@@ -524,6 +581,111 @@ LAYERS: dict[str, LayerSpec] = {
         ],
     ),
     "Flatten": LayerSpec(_flatten, lambda: (ln.Flatten(), (4, 3, 2)), wrong_shapes=[(4,)]),
+    "BatchNorm2d": LayerSpec(
+        _batchnorm2d,
+        lambda: (ln.BatchNorm2d(3), (4, 3, 2, 2)),
+        wrong_shapes=[(4,), (4, 3), (4, 3, 2), (4, 2, 2, 2), (4, 3, 2, 2, 1)],
+        bad_args=[
+            (
+                {"num_features": 0},
+                ValueError,
+                r"BatchNorm2d\(0\): num_features must be a positive integer, got 0",
+            ),
+            (
+                {"num_features": 3, "momentum": -0.5},
+                ValueError,
+                r"BatchNorm2d\(3\): momentum must be in \[0, 1\], got -0.5",
+            ),
+        ],
+        batch_coupled_in_training=True,
+    ),
+    "Permute": LayerSpec(
+        _permute,
+        lambda: (ln.Permute((2, 1)), (4, 3, 2)),
+        wrong_shapes=[(4,), (4, 3), (4, 3, 2, 1)],
+        bad_args=[
+            (
+                {"dims": (1, 1)},
+                ValueError,
+                r"Permute: dims must be a permutation of \(1, 2\) \(the per-sample axes, "
+                r"numbered from 1; the batch axis 0 stays first\), got \(1, 1\)",
+            ),
+            ({"dims": (0, 1)}, ValueError, r"dims must be a permutation of \(1, 2\).*got \(0, 1\)"),
+            ({"dims": "21"}, TypeError, r"Permute: dims must be a sequence of ints .*got str"),
+            ({"dims": (2.0, 1.0)}, TypeError, r"Permute: dims must be a sequence of ints .*got \(2.0, 1.0\)"),
+        ],
+    ),
+    "Reshape": LayerSpec(
+        _reshape,
+        lambda: (ln.Reshape((3, -1)), (4, 3, 2)),
+        wrong_shapes=[(4,), (4, 5), (4, 2, 2)],
+        bad_args=[
+            ({"shape": (-1, -1)}, ValueError, r"Reshape\(\(-1, -1\)\): shape must hold positive sizes and at most one -1"),
+            ({"shape": (0, 2)}, ValueError, r"Reshape\(\(0, 2\)\): shape must hold positive sizes"),
+            ({"shape": ()}, ValueError, r"Reshape\(\(\)\): shape must have at least one axis"),
+            ({"shape": 6}, TypeError, r"Reshape: shape must be a sequence of ints such as \(4, -1\), got int"),
+        ],
+    ),
+    "Residual": LayerSpec(
+        _residual,
+        lambda: (ln.Residual(ln.Sequential([ln.Dense(3, 3, rng=0), ln.Tanh()])), (4, 3)),
+        wrong_shapes=[(4,), (4, 5), (4, 3, 1)],
+        bad_args=[
+            (
+                {"block": ln.Dense(3, 4)},
+                ValueError,
+                r"Residual\(Dense\(3 -> 4\)\): for input \(batch, 3\), the block produces "
+                r"\(batch, 4\) but the identity shortcut gives \(batch, 3\); they are added",
+            ),
+            (
+                {"block": ln.Dense(3, 4), "shortcut": ln.Dense(3, 5)},
+                ValueError,
+                r"the block produces \(batch, 4\) but the shortcut gives \(batch, 5\)",
+            ),
+            (
+                {"block": ln.Dense(3, 4), "shortcut": ln.Dense(2, 4)},
+                ValueError,
+                r"every child sees the same input, but its shortcut Dense\(2 -> 4\) expects",
+            ),
+            ({"block": "dense"}, TypeError, r"Residual: block must be a Layer, got str"),
+            ({"block": ln.Dense}, TypeError, r"got the class Dense; call it: Dense\(\)"),
+            ({"block": None}, TypeError, r"Residual: block must be a Layer, got None"),
+        ],
+    ),
+    "Parallel": LayerSpec(
+        _parallel,
+        lambda: (ln.Parallel([ln.Dense(3, 2, rng=0), ln.Dense(3, 4, rng=1)]), (4, 3)),
+        wrong_shapes=[(4,), (4, 5), (4, 3, 1)],
+        bad_args=[
+            (
+                {"branches": [ln.Dense(3, 4), ln.Dense(3, 5)], "merge": "add"},
+                ValueError,
+                r"Parallel\(2 branches, merge='add'\): for input \(batch, 3\), merge='add' sums "
+                r"the branches, but branches.0 produces \(batch, 4\) and branches.1 produces "
+                r"\(batch, 5\)",
+            ),
+            (
+                {"branches": [ln.Reshape((3, 1)), ln.Reshape((1, 3))], "axis": 1},
+                ValueError,
+                r"merge='concat' joins the branches along axis 1, but branches.0 produces "
+                r"\(batch, 3, 1\) and branches.1 produces \(batch, 1, 3\); every other axis",
+            ),
+            ({"branches": []}, ValueError, r"Parallel: branches is empty"),
+            ({"branches": ln.Dense(3, 4)}, TypeError, r"got a single Layer; wrap it in \[ \]"),
+            (
+                {"branches": [ln.Dense(3, 4), "x"]},
+                TypeError,
+                r"Parallel: branch at position 1 must be a Layer, got str",
+            ),
+            (
+                {"branches": [ln.Dense(3, 4)], "merge": "mul"},
+                ValueError,
+                r"Parallel: merge must be 'concat' or 'add', got 'mul'",
+            ),
+            ({"branches": [ln.Dense(3, 4)], "axis": 0}, ValueError, r"axis 0 is the batch axis"),
+            ({"branches": [ln.Dense(3, 4)], "axis": 1.5}, TypeError, r"axis must be an int, got float"),
+        ],
+    ),
     "Conv1d": LayerSpec(
         _conv(1),
         lambda: (ln.Conv1d(2, 3, 3, rng=0), (4, 2, 6)),
@@ -648,7 +810,19 @@ LOSSES: dict[str, LossSpec] = {
         lambda: (np.linspace(-2, 2, 4).reshape(4, 1), np.array([0.0, 1.0, 1.0, 0.0])),
         _probs,
         domain_errors=[
-            (np.zeros((2, 1)), np.full((2, 1), 2.0), r"target must lie in \[0, 1\], got 2.0")
+            (np.zeros((2, 1)), np.full((2, 1), 2.0), r"target must lie in \[0, 1\], got 2.0"),
+        ],
+        bad_args=[
+            (
+                {"pos_weight": [1.0, -2.0]},
+                ValueError,
+                r"BCEWithLogitsLoss: pos_weight must hold finite values >= 0, got -2.0",
+            ),
+            (
+                {"pos_weight": [[1.0]]},
+                ValueError,
+                r"BCEWithLogitsLoss: pos_weight must be a 1-D array with one weight per class",
+            ),
         ],
     ),
     "CrossEntropyLoss": LossSpec(
@@ -685,6 +859,16 @@ LOSSES: dict[str, LossSpec] = {
                 {"label_smoothing": None},
                 TypeError,
                 r"CrossEntropyLoss: label_smoothing must be a real number, got NoneType",
+            ),
+            (
+                {"weight": [1.0, np.nan]},
+                ValueError,
+                r"CrossEntropyLoss: weight must hold finite values >= 0, got nan",
+            ),
+            (
+                {"weight": "ab"},
+                TypeError,
+                r"CrossEntropyLoss: weight: expected an array of real numbers, got strings",
             ),
         ],
     ),
@@ -818,6 +1002,54 @@ METRICS: dict[str, MetricSpec] = {
         bad_args=[
             ({"threshold": "0.5"}, TypeError, r"Accuracy: threshold must be a real number, got str")
         ],
+    ),
+    **{
+        name: MetricSpec(
+            cls,
+            lambda: (np.eye(3)[[0, 1, 2, 1]], np.array([0, 1, 2, 2])),
+            domain_errors=[
+                (
+                    np.eye(3),
+                    np.array([0, 1, 5]),
+                    rf"{name}: class labels must be integers in \[0, 3\), got values from 0(\.0)? "
+                    r"to 5(\.0)?",
+                ),
+                (
+                    np.eye(3),
+                    np.zeros((3, 2)),
+                    rf"{name}: for 3 classes the target must hold integer labels of shape \(3,\)",
+                ),
+            ],
+            bad_args=[
+                ({"average": "samples"}, ValueError, rf"{name}: average must be one of"),
+                ({"threshold": "0"}, TypeError, rf"{name}: threshold must be a real number"),
+            ],
+        )
+        for name, cls in (
+            ("Precision", ln.Precision),
+            ("Recall", ln.Recall),
+            ("F1Score", ln.F1Score),
+        )
+    },
+    "AUC": MetricSpec(
+        ln.AUC,
+        lambda: (np.array([[0.1], [0.8], [0.4], [0.3]]), np.array([0.0, 1.0, 1.0, 0.0])),
+        domain_errors=[
+            (
+                np.zeros((3, 1)),
+                np.zeros((3, 2)),
+                r"AUC: a one-column output is scored as binary and wants targets of shape",
+            ),
+            (np.eye(3), np.array([0, 1, 2]), r"AUC: 3 output columns of values are not class"),
+        ],
+    ),
+    "TopKAccuracy": MetricSpec(
+        lambda: ln.TopKAccuracy(k=2),
+        lambda: (np.eye(3)[[0, 1, 2, 1]], np.array([0, 1, 2, 2])),
+        domain_errors=[
+            (np.zeros((3, 1)), np.zeros(3), r"TopKAccuracy\(k=2\): needs one output column"),
+        ],
+        bad_args=[({"k": 0}, ValueError, r"TopKAccuracy: k must be a positive integer, got 0")],
     ),
     "MeanSquaredError": MetricSpec(ln.MeanSquaredError, _regression),
     "MeanAbsoluteError": MetricSpec(ln.MeanAbsoluteError, _regression),
@@ -953,6 +1185,77 @@ CALLBACKS: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = 
             TypeError,
             r"EarlyStopping: restore_best_weights must be True or False, got str 'yes'",
         ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(verbose=True),
+            ValueError,
+            r"EarlyStopping: verbose must be 0 \(silent\) or 1 \(print\), got True",
+        ),
+        (
+            lambda: ln.EarlyStopping(baseline="0.5"),
+            TypeError,
+            r"EarlyStopping: baseline must be a real number, got str",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.EarlyStopping(start_from_epoch=-2),
+            ValueError,
+            r"EarlyStopping: start_from_epoch must be >= 0, got -2",
+        ),
+    ],
+    "ReduceLROnPlateau": [
+        (
+            lambda: ln.ReduceLROnPlateau(factor=1.0),
+            ValueError,
+            r"ReduceLROnPlateau: factor must be in \(0, 1\) to reduce the rate, got 1.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(factor=0.0),
+            ValueError,
+            r"ReduceLROnPlateau: factor must be positive, got 0.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(patience=-1),
+            ValueError,
+            r"ReduceLROnPlateau: patience must be >= 0, got -1",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(cooldown=0.5),
+            TypeError,
+            r"ReduceLROnPlateau: cooldown must be an int, got 0.5",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ReduceLROnPlateau(min_lr=-1.0),
+            ValueError,
+            r"ReduceLROnPlateau: min_lr must be >= 0, got -1.0",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(mode="up"),
+            ValueError,
+            r"ReduceLROnPlateau: mode must be one of",
+        ),
+        (
+            lambda: ln.ReduceLROnPlateau(verbose=2),
+            ValueError,
+            r"ReduceLROnPlateau: verbose must be 0 \(silent\) or 1 \(print\), got 2",
+        ),
+    ],
+    "LambdaCallback": [
+        (
+            lambda: ln.LambdaCallback(on_epoch_end="print"),
+            TypeError,
+            r"LambdaCallback: on_epoch_end must be a function or None, got str",
+        ),  # type: ignore[arg-type]
+    ],
+    "ScheduleCallback": [
+        (
+            lambda: ln.ScheduleCallback(0.1),
+            TypeError,
+            r"ScheduleCallback: schedule must be an LRSchedule such as StepLR",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ScheduleCallback(ln.StepLR(optimizer(), 2), interval="step"),
+            ValueError,
+            r"ScheduleCallback: interval must be one of \('epoch', 'batch'\), got 'step'",
+        ),
     ],
     "ModelCheckpoint": [
         (
@@ -1061,6 +1364,7 @@ EXEMPT: dict[str, str] = {
     "ArrayLike": "a type alias",
     "FloatArray": "a type alias",
     "IntArray": "a type alias",
+    "Logs": "a type alias (the dict a callback's hooks receive)",
     "History": "a result: fit builds and returns it, users only read it",
     "GradcheckResult": "a result: gradcheck builds and returns it",
     "TrainingState": "a result: load_training_state builds and returns it",

@@ -36,7 +36,7 @@ def test_dense_rejects_unsupported_dtype_and_rng() -> None:
 def test_sequential_names_both_positions_on_a_size_mismatch() -> None:
     with pytest.raises(
         ValueError,
-        match=r"Dense\(4 -> 1\) at position 1 expects input of shape \(batch, 4\), "
+        match=r"Dense\(4 -> 1\) at position 1 expects input of shape \(batch, \.\.\., 4\), "
         r"but Dense\(2 -> 3\) at position 0 produces \(batch, 3\)",
     ):
         Sequential([Dense(2, 3), Dense(4, 1)])
@@ -72,11 +72,13 @@ def test_wrong_feature_count_names_layer_position_and_shapes() -> None:
     model = Sequential([Dense(2, 3), Sigmoid(), Dense(3, 1)])
     with pytest.raises(
         ValueError,
-        match=r"Dense\(2 -> 3\) at position 0: expected input of shape \(batch, 2\), got \(5, 7\)",
+        match=r"Dense\(2 -> 3\) at position 0: expected input of shape \(batch, \.\.\., 2\), "
+        r"got \(5, 7\)",
     ):
         model(np.ones((5, 7)))
     with pytest.raises(
-        ValueError, match=r"Dense\(3 -> 4\): expected input of shape \(batch, 3\), got \(5, 7\)"
+        ValueError,
+        match=r"Dense\(3 -> 4\): expected input of shape \(batch, \.\.\., 3\), got \(5, 7\)",
     ):
         Dense(3, 4)(np.ones((5, 7)))
 

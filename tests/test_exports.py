@@ -40,6 +40,14 @@ def test_star_import_works(name: str) -> None:
     assert set(module.__all__) <= set(namespace)
 
 
+def test_layers_package_exports_the_composition_layers() -> None:
+    from layernet import layers
+
+    for cls in ("Residual", "Parallel", "Permute", "Reshape", "BatchNorm2d"):
+        assert getattr(layers, cls) is getattr(layernet, cls)
+        assert cls in layernet.__all__
+
+
 def test_layers_package_exports_the_pooling_layers() -> None:
     from layernet import layers
 

@@ -59,9 +59,10 @@ def _dropout_with_a_fixed_mask() -> Layer:
 
 
 def _batchnorm(per_sample: tuple[int, ...]) -> Layer:
-    """BatchNorm1d with non-trivial gamma, beta and running statistics."""
+    """BatchNorm1d (BatchNorm2d for images) with non-trivial gamma, beta and running statistics."""
     rng = np.random.default_rng(5)
-    layer = layernet.BatchNorm1d(per_sample[0])
+    cls = layernet.BatchNorm2d if len(per_sample) == 3 else layernet.BatchNorm1d
+    layer = cls(per_sample[0])
     layer.gamma.value[...] = rng.uniform(0.5, 1.5, size=per_sample[0])
     layer.beta.value[...] = rng.normal(size=per_sample[0])
     layer.forward(rng.normal(1.0, 2.0, size=(8, *per_sample)), training=True)
@@ -115,6 +116,89 @@ LAYER_CASES: list[LayerCase] = [
     LayerCase(lambda: _layernorm(5), (4, 5), id="LayerNorm"),
     LayerCase(lambda: _layernorm(4), (2, 3, 4), id="LayerNorm-3d"),
     LayerCase(layernet.Flatten, (2, 3, 4), id="Flatten"),
+    # Composition (issue 12): any-rank Dense, BatchNorm2d, Permute, Reshape, containers.
+    LayerCase(lambda: layernet.Dense(4, 3, rng=18), (2, 5, 4), id="Dense-sequence"),
+    LayerCase(lambda: layernet.Dense(3, 2, bias=False, rng=19), (2, 2, 3, 3), id="Dense-4d-nobias"),
+    LayerCase(lambda: _layernorm(3), (2, 2, 4, 3), id="LayerNorm-4d"),
+    LayerCase(
+        _dropout_with_a_fixed_mask, (2, 3, 4, 5), training=True, id="Dropout-training-fixed-mask-4d"
+    ),
+    LayerCase(
+        lambda: _batchnorm((3, 4, 5)), (2, 3, 4, 5), training=True, id="BatchNorm2d-training"
+    ),
+    LayerCase(lambda: _batchnorm((3, 4, 5)), (2, 3, 4, 5), id="BatchNorm2d-inference"),
+    LayerCase(lambda: layernet.Permute((2, 1)), (2, 3, 4), id="Permute"),
+    LayerCase(lambda: layernet.Permute((3, 1, 2)), (2, 3, 4, 5), id="Permute-3"),
+    LayerCase(lambda: layernet.Reshape((4, -1)), (2, 3, 4), id="Reshape"),
+    LayerCase(lambda: layernet.Reshape((6,)), (2, 2, 3), id="Reshape-flat"),
+    LayerCase(
+        lambda: layernet.Residual(
+            layernet.Sequential([layernet.Dense(4, 4, rng=20), layernet.Tanh()])
+        ),
+        (3, 4),
+        id="Residual-identity",
+    ),
+    LayerCase(
+        lambda: layernet.Residual(
+            layernet.Sequential(
+                [
+                    layernet.Conv1d(2, 3, 3, padding=1, rng=21),
+                    _batchnorm((3, 5)),
+                    layernet.Tanh(),
+                    layernet.Conv1d(3, 3, 3, padding=1, rng=22),
+                ]
+            ),
+            shortcut=layernet.Conv1d(2, 3, 1, rng=23),
+        ),
+        (4, 2, 5),
+        training=True,
+        id="Residual-conv-shortcut-training",
+    ),
+    LayerCase(
+        lambda: layernet.Parallel([layernet.Dense(3, 2, rng=24), layernet.Dense(3, 4, rng=25)]),
+        (4, 3),
+        id="Parallel-concat",
+    ),
+    LayerCase(
+        lambda: layernet.Parallel(
+            [layernet.Conv1d(2, 3, 3, padding=1, rng=26), layernet.Identity(), layernet.Tanh()],
+            axis=-2,
+        ),
+        (2, 2, 5),
+        id="Parallel-concat-channels",
+    ),
+    LayerCase(
+        lambda: layernet.Parallel(
+            [
+                layernet.Dense(3, 4, rng=27),
+                layernet.Sequential([layernet.Dense(3, 4, rng=28)]),
+                layernet.Dense(3, 4, bias=False, rng=29),
+            ],
+            merge="add",
+        ),
+        (4, 3),
+        id="Parallel-add",
+    ),
+    LayerCase(
+        lambda: layernet.Sequential(
+            [
+                layernet.Dense(3, 4, rng=30),
+                layernet.Residual(
+                    layernet.Parallel(
+                        [
+                            layernet.Residual(layernet.Dense(4, 4, rng=31)),
+                            layernet.Sequential([layernet.Dense(4, 4, rng=32), layernet.Sigmoid()]),
+                        ],
+                        merge="add",
+                    )
+                ),
+                layernet.Permute((2, 1)),
+                layernet.Reshape((-1,)),
+            ]
+        ),
+        (2, 5, 3),
+        id="Sequential-nested-containers-on-sequences",
+    ),
     # Convolution and pooling (issue 7): odd sizes, strides, paddings incl. "same", dilations.
     LayerCase(lambda: layernet.Conv2d(2, 3, 3, rng=5), (2, 2, 5, 5), id="Conv2d"),
     LayerCase(
@@ -234,7 +318,38 @@ LOSS_CASES: list[LossCase] = [
         lambda rng: (rng.normal(0, 2, size=(5, 3)), rng.dirichlet(np.ones(3), size=5)),
         id="CrossEntropyLoss-probabilities",
     ),
+    LossCase(
+        lambda: layernet.BCEWithLogitsLoss(pos_weight=[3.0, 0.5]),
+        lambda rng: (rng.normal(0, 3, size=(6, 2)), rng.uniform(0, 1, size=(6, 2))),
+        id="BCEWithLogitsLoss-pos_weight",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.2, weight=[0.5, 2.0, 1.0, 3.0]),
+        lambda rng: (rng.normal(0, 2, size=(6, 4)), rng.integers(0, 4, size=6)),
+        id="CrossEntropyLoss-labels-weight-smoothed",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(weight=[0.5, 2.0, 1.0]),
+        lambda rng: (rng.normal(0, 2, size=(5, 3)), rng.dirichlet(np.ones(3), size=5)),
+        id="CrossEntropyLoss-probabilities-weight",
+    ),
 ]
+
+
+class _SampleWeighted(Loss):
+    """``inner`` with fixed per-sample weights, so gradcheck checks weighted_backward."""
+
+    def __init__(self, inner: Loss, weights: layernet.FloatArray) -> None:
+        self.inner, self.weights = inner, weights
+
+    def check_target(self, pred: layernet.FloatArray, target: Any) -> layernet.FloatArray:
+        return self.inner.check_target(pred, target)
+
+    def forward(self, pred: layernet.FloatArray, target: Any) -> float:
+        return self.inner.weighted_forward(pred, target, self.weights)
+
+    def backward(self) -> layernet.FloatArray:
+        return self.inner.weighted_backward(self.weights)
 
 
 def _exported(base: type) -> set[type]:
@@ -280,6 +395,15 @@ def test_layer_gradients(case: LayerCase) -> None:
 def test_loss_gradients(case: LossCase) -> None:
     pred, target = case.data(np.random.default_rng(0))
     result = gradcheck(case.make(), pred, target)
+    assert result.passed, str(result)
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=[c.id for c in LOSS_CASES])
+def test_sample_weighted_loss_gradients(case: LossCase) -> None:
+    rng = np.random.default_rng(0)
+    pred, target = case.data(rng)
+    weights = rng.uniform(0, 3, size=len(pred))
+    result = gradcheck(_SampleWeighted(case.make(), weights), pred, target)
     assert result.passed, str(result)
 
 

@@ -18,9 +18,10 @@ from reliability_cases import LAYERS
 
 SIZE_ERROR = re.compile(
     r"the kernel spans|axis -?\d+ is (out of range|the batch axis)|no spatial positions"
+    r"|cannot reshape a sample"
 )
 """The checks a spec cannot express: a window larger than the input, Softmax's axis, a
-global pool over nothing."""
+global pool over nothing, a Reshape to another size."""
 
 
 # -- what each layer declares --------------------------------------------------------------
@@ -29,7 +30,7 @@ global pool over nothing."""
 @pytest.mark.parametrize(
     ("layer", "spec"),
     [
-        (ln.Dense(3, 4), InputSpec.of_shape((3,))),
+        (ln.Dense(3, 4), InputSpec(min_rank=1, axes={-1: 3})),
         (ln.BatchNorm1d(5), InputSpec(min_rank=1, max_rank=2, axes={0: 5})),
         (ln.LayerNorm(6), InputSpec(min_rank=1, axes={-1: 6})),
         (ln.Flatten(), InputSpec(min_rank=1)),
@@ -49,8 +50,12 @@ def test_each_layer_declares_its_input_shapes(layer: Layer, spec: InputSpec | No
     assert as_spec(layer.input_spec) == spec
 
 
-def test_dense_keeps_its_exact_shape_shorthand() -> None:
-    assert ln.Dense(3, 4).input_spec == (3,)
+def test_dense_takes_any_rank_with_its_features_last() -> None:
+    spec = as_spec(ln.Dense(3, 4).input_spec)
+    assert spec is not None
+    assert all(spec.fits(shape) for shape in [(3,), (7, 3), (2, 5, 3)])
+    assert not any(spec.fits(shape) for shape in [(), (3, 4)])
+    assert ln.Dense(3, 4).output_shape((7, 3)) == (7, 4)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +76,10 @@ def test_specs_read_as_shapes(layer: Layer, text: str) -> None:
 # -- the call checks against the spec ------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(set(LAYERS) - {"Sequential"}))  # a container: its layers
+CONTAINERS = {"Sequential", "Residual", "Parallel"}  # a container's children name the rejection
+
+
+@pytest.mark.parametrize("name", sorted(set(LAYERS) - CONTAINERS))
 def test_the_call_rejects_exactly_what_the_spec_rejects_plus_declared_extras(name: str) -> None:
     """Every wrong shape in the catalogue is refused by the spec (quoted) or by an extra check."""
     layer, good = LAYERS[name].example()
@@ -121,7 +129,8 @@ def test_the_call_rejects_exactly_what_the_spec_rejects_plus_declared_extras(nam
         (
             ln.Dense(1, 2),
             (5,),
-            r"Dense\(1 -> 2\) at position 2: expected input of shape \(batch, 1\), got \(5,\); "
+            r"Dense\(1 -> 2\) at position 2: expected input of shape \(batch, \.\.\., 1\), "
+            r"got \(5,\); "
             r".*x\.reshape\(-1, 1\) if it holds one feature per sample",
         ),
         (
@@ -219,8 +228,9 @@ def test_messages_name_the_layer_position_expected_and_received(
             r"Conv1d\(4 -> 2, kernel_size=3\) at position 1 .* but Dense\(3 -> 4\) at position 0",
         ),
         (
-            [ln.Dense(3, 4), ln.MaxPool1d(2)],
-            r"MaxPool1d\(kernel_size=2\) at position 1 .* but Dense\(3 -> 4\) at position 0",
+            [ln.Dense(3, 4), ln.Flatten(), ln.Conv2d(4, 2, 3)],
+            r"Conv2d\(4 -> 2, kernel_size=\(3, 3\)\) at position 2 .* but Flatten\(\) at "
+            r"position 1 produces \(batch, \?\)",
         ),
     ],
     ids=lambda v: " ".join(map(repr, v)) if isinstance(v, list) else None,
@@ -230,6 +240,23 @@ def test_a_model_with_mismatched_neighbours_is_refused_when_built(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         ln.Sequential(layers)
+
+
+@pytest.mark.parametrize(
+    ("layers", "x_shape", "y_shape"),
+    [
+        ([ln.Dense(3, 4), ln.Permute((2, 1)), ln.Conv1d(4, 2, 3)], (2, 6, 3), (2, 2, 4)),
+        ([ln.Dense(3, 4), ln.Flatten(), ln.Dense(20, 2)], (2, 5, 3), (2, 2)),
+        ([ln.LayerNorm(3), ln.Reshape((-1,)), ln.Dense(6, 1)], (2, 2, 3), (2, 1)),
+        ([ln.Dense(3, 4), ln.MaxPool1d(2)], (2, 5, 3), (2, 5, 2)),
+    ],
+    ids=lambda v: " ".join(map(repr, v)) if isinstance(v, list) else None,
+)
+def test_dense_on_sequences_builds_models_that_need_the_leading_axes(
+    layers: list[Layer], x_shape: tuple[int, ...], y_shape: tuple[int, ...]
+) -> None:
+    """Dense's input may have more axes than its features: neighbours that need them build."""
+    assert ln.Sequential(layers)(np.ones(x_shape)).shape == y_shape
 
 
 @pytest.mark.parametrize(
@@ -255,8 +282,8 @@ def test_agreeing_neighbours_are_accepted_and_run(
 @pytest.mark.parametrize(
     ("layers", "spec"),
     [
-        ([ln.Dense(3, 4), ln.ReLU()], InputSpec.of_shape((3,))),
-        ([ln.Sigmoid(), ln.Dropout(0.1), ln.Dense(3, 4)], InputSpec.of_shape((3,))),
+        ([ln.Dense(3, 4), ln.ReLU()], InputSpec(min_rank=1, axes={-1: 3})),
+        ([ln.Sigmoid(), ln.Dropout(0.1), ln.Dense(3, 4)], InputSpec(min_rank=1, axes={-1: 3})),
         ([ln.Conv2d(3, 8, 3), ln.ReLU()], InputSpec.of_shape((3, None, None))),
         ([ln.BatchNorm1d(4), ln.Dense(4, 2)], InputSpec(min_rank=1, max_rank=2, axes={0: 4})),
         ([ln.Flatten(), ln.Dense(12, 2)], InputSpec(min_rank=1)),

@@ -204,3 +204,83 @@ def test_bad_loss_hyperparameters_name_the_argument() -> None:
 def test_backward_before_forward_is_a_runtime_error(loss: Loss) -> None:
     with pytest.raises(RuntimeError, match=r"backward\(\) called before forward\(\)"):
         loss.backward()
+
+
+# -- class weights, pos_weight and per-sample weights ------------------------------------
+
+
+def test_cross_entropy_weight_divides_by_the_targets_total_weight() -> None:
+    z = RNG.normal(size=(5, 3))
+    labels = np.array([0, 2, 2, 1, 0])
+    w = np.array([1.0, 4.0, 0.5])
+    nll = -log_softmax(z)[np.arange(5), labels]
+    expected = float((w[labels] * nll).sum() / w[labels].sum())
+    assert CrossEntropyLoss(weight=w)(z, labels) == pytest.approx(expected, rel=1e-14)
+    # probability rows: the weighted terms over the batch size
+    q = np.eye(3)[labels]
+    expected_rows = float((q * w * -log_softmax(z)).sum() / 5)
+    assert CrossEntropyLoss(weight=w)(z, q) == pytest.approx(expected_rows, rel=1e-14)
+
+
+def test_cross_entropy_batch_without_weight_is_zero_not_nan() -> None:
+    loss = CrossEntropyLoss(weight=[0.0, 1.0])
+    assert loss(RNG.normal(size=(3, 2)), [0, 0, 0]) == 0.0
+    np.testing.assert_array_equal(loss.backward(), np.zeros((3, 2)))
+
+
+def test_bce_with_logits_pos_weight_scales_the_positive_terms() -> None:
+    x = RNG.normal(size=(4, 2))
+    t = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.3, 0.8]])
+    pw = np.array([2.0, 0.25])
+    p = 1 / (1 + np.exp(-x))
+    expected = float(np.mean(-(pw * t * np.log(p) + (1 - t) * np.log(1 - p))))
+    assert BCEWithLogitsLoss(pos_weight=pw)(x, t) == pytest.approx(expected, rel=1e-13)
+    assert BCEWithLogitsLoss(pos_weight=1.0)(x, t) == pytest.approx(BCEWithLogitsLoss()(x, t))
+
+
+def test_bad_class_weights_are_named() -> None:
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss: weight must hold finite values >= 0"):
+        CrossEntropyLoss(weight=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r"BCEWithLogitsLoss: pos_weight must be a 1-D array"):
+        BCEWithLogitsLoss(pos_weight=np.ones((2, 2)))
+    with pytest.raises(TypeError, match=r"CrossEntropyLoss: weight: expected an array of real"):
+        CrossEntropyLoss(weight=["a", "b"])
+    with pytest.raises(ValueError, match=r"weight holds 2 class weights but the logits of shape"):
+        CrossEntropyLoss(weight=[1.0, 2.0])(np.zeros((2, 3)), [0, 1])
+    with pytest.raises(ValueError, match=r"pos_weight holds 3 weights but the prediction"):
+        BCEWithLogitsLoss(pos_weight=[1.0, 2.0, 3.0])(np.zeros((2, 2)), np.ones((2, 2)))
+
+
+ALL_LOSSES: list[tuple[Loss, Any, Any]] = [
+    (MSELoss(), PRED, TARGET),
+    (L1Loss(), PRED, TARGET),
+    (HuberLoss(0.5), 2 * PRED, TARGET),
+    (BCELoss(), np.clip(np.abs(PRED) / 3, 0.01, 0.99), np.ones_like(PRED)),
+    (BCEWithLogitsLoss(pos_weight=[1.0, 2.0, 3.0]), PRED, np.zeros_like(PRED)),
+    (CrossEntropyLoss(0.1, weight=[1.0, 2.0, 0.5]), PRED, [0, 1, 2, 2]),
+    (CrossEntropyLoss(0.1), PRED, [0, 1, 2, 2]),
+]
+
+
+@pytest.mark.parametrize(("loss", "pred", "target"), ALL_LOSSES, ids=lambda v: repr(v)[:40])
+def test_unit_sample_weights_give_the_plain_loss(loss: Loss, pred: Any, target: Any) -> None:
+    value = loss(pred, target)
+    grad = loss.backward()
+    assert loss.sample_losses().sum() == pytest.approx(value, rel=1e-13)
+    ones = np.ones(len(pred))
+    assert loss.weighted_forward(pred, loss.check_target(pred, target), ones) == pytest.approx(
+        value, rel=1e-13
+    )
+    np.testing.assert_allclose(loss.weighted_backward(ones), grad, rtol=1e-15)
+
+
+def test_a_loss_without_sample_losses_says_it_cannot_weight_samples() -> None:
+    class Plain(Loss):
+        def forward(self, pred: Any, target: Any) -> float:
+            return 0.0
+
+        def backward(self) -> Any:
+            return np.zeros(1)
+
+    with pytest.raises(NotImplementedError, match=r"Plain\(\) does not split its value by rows"):
+        Plain().weighted_forward(np.zeros((2, 1)), np.zeros((2, 1)), np.ones(2))

@@ -44,15 +44,28 @@ def test_a_lone_sample_still_gets_the_batch_axis_hint() -> None:
 
 
 def test_a_size_mismatch_after_a_conv_layer_suggests_flatten() -> None:
+    x = np.zeros((5, 1, 40))
+    exact = ln.Sequential([ln.Conv1d(1, 4, 3), ln.ReLU(), ln.MaxPool1d(2), ln.Dense(76, 2)])
     with pytest.raises(
         ValueError,
-        match=r"Dense\(3 -> 2\) at position 2 expects input of shape \(batch, 3\), but "
-        r"Conv1d\(1 -> 4, kernel_size=3\) at position 0 produces \(batch, 4, \?\); insert "
-        r"Flatten\(\) before it, which turns \(batch, 4, \?\) into \(batch, 4 \* \?\)",
+        match=r"Dense\(76 -> 2\) at position 3: expected input of shape \(batch, \.\.\., 76\), "
+        r"got \(5, 4, 19\); insert Flatten\(\) before it, which turns \(batch, 4, 19\) into "
+        r"\(batch, 76\)$",
     ):
-        ln.Sequential([ln.Conv1d(1, 4, 3), ln.ReLU(), ln.Dense(3, 2)])
-    with pytest.raises(ValueError, match=r"into \(batch, 24\), and give the layer that many"):
-        ln.Sequential([FixedPlane(), ln.Dense(5, 1)])
+        exact.predict(x)
+    other = ln.Sequential([ln.Conv1d(1, 4, 3), ln.ReLU(), ln.Dense(3, 2)])
+    with pytest.raises(
+        ValueError,
+        match=r"got \(5, 4, 38\); if it should see all of each sample's features \(after a "
+        r"convolution, say\), insert Flatten\(\) before it, which turns \(batch, 4, 38\) into "
+        r"\(batch, 152\) and give it that many input features",
+    ):
+        other.predict(x)
+    with pytest.raises(ValueError, match=r"fit: x does not fit the model: .*insert Flatten"):
+        exact.fit(x, np.zeros((5, 2)), loss=ln.MSELoss(),
+                  optimizer=ln.SGD(exact.parameters(), lr=0.1), epochs=1, verbose=0)  # fmt: skip
+    with pytest.raises(ValueError, match=r"into \(batch, 24\)$"):  # found at construction
+        ln.Sequential([FixedPlane(), ln.Dense(24, 1)])
     with pytest.raises(ValueError, match=r"make the sizes agree$"):
         ln.Sequential([ln.Dense(3, 4), ln.Dense(5, 1)])
 

@@ -87,8 +87,8 @@ def test_metrics_by_name_and_instance() -> None:
     assert [m.name for m in get_metrics(["mse", "mae", "r2"])] == ["mse", "mae", "r2"]
     mine = Accuracy(threshold=0.0)
     assert get_metric(mine) is mine
-    with pytest.raises(ValueError, match=r"unknown metric 'f1'; choose one of \['acc'"):
-        get_metric("f1")
+    with pytest.raises(ValueError, match=r"unknown metric 'f2'; choose one of \['acc'"):
+        get_metric("f2")
     with pytest.raises(TypeError, match=r"write metrics=\['mse'\]"):
         get_metrics("mse")
     with pytest.raises(ValueError, match=r"must be unique.*\['mse'\]"):

@@ -1,11 +1,11 @@
-"""BatchNorm1d and LayerNorm: statistics by hand, modes, buffers, shapes, errors."""
+"""BatchNorm1d, BatchNorm2d and LayerNorm: statistics by hand, modes, buffers, shapes, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from layernet import BatchNorm1d, Dense, LayerNorm, ReLU, Sequential
+from layernet import BatchNorm1d, BatchNorm2d, Dense, LayerNorm, ReLU, Sequential
 
 RNG = np.random.default_rng(0)
 
@@ -134,3 +134,44 @@ def test_float32_stays_float32(training: bool) -> None:
         assert layer.backward(y).dtype == np.float32
         assert all(p.grad.dtype == np.float32 for p in layer.parameters())
         assert all(b.dtype == np.float32 for _, b in layer.named_buffers())
+
+
+def test_batchnorm2d_pools_batch_height_and_width_per_channel() -> None:
+    layer = BatchNorm2d(3, momentum=0.3)
+    x = RNG.normal(1.0, 2.0, size=(4, 3, 5, 6))
+    y = layer(x, training=True)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0.0, atol=1e-14)
+    var = x.var(axis=(0, 2, 3))
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), var / (var + 1e-5), rtol=1e-12)
+    n = 4 * 5 * 6
+    np.testing.assert_allclose(layer.running_mean, 0.3 * x.mean(axis=(0, 2, 3)), rtol=1e-14)
+    np.testing.assert_allclose(layer.running_var, 0.7 + 0.3 * var * n / (n - 1), rtol=1e-14)
+    inference = layer(x)  # running statistics now, and they stay put
+    mean, std = layer.running_mean[:, None, None], np.sqrt(layer.running_var[:, None, None] + 1e-5)
+    np.testing.assert_allclose(inference, (x - mean) / std, rtol=1e-13)
+    np.testing.assert_allclose(layer.running_mean, 0.3 * x.mean(axis=(0, 2, 3)), rtol=1e-14)
+
+
+def test_batchnorm2d_takes_images_only_and_shares_batchnorm1d_code() -> None:
+    layer = BatchNorm2d(3)
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNorm2d\(3\): expected input of shape \(batch, 3, \?, \?\), got \(4, 3, 5\)",
+    ):
+        layer(np.ones((4, 3, 5)))
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): training needs more than one value"):
+        layer(np.ones((1, 3, 1, 1)), training=True)
+    assert type(layer).forward is BatchNorm1d.forward
+    assert type(layer).backward is BatchNorm1d.backward
+    config = {"num_features": 3, "momentum": 0.1, "eps": 1e-5, "dtype": "float64"}
+    assert layer.get_config() == config
+    assert [name for name, _ in layer.named_buffers()] == ["running_mean", "running_var"]
+
+
+def test_layernorm_normalizes_the_last_axis_of_any_rank() -> None:
+    layer = LayerNorm(4)
+    x = RNG.normal(2.0, 3.0, size=(2, 3, 5, 4))
+    y = layer(x)
+    np.testing.assert_allclose(y.mean(axis=-1), 0.0, atol=1e-14)
+    for index in np.ndindex(2, 3, 5):
+        np.testing.assert_allclose(y[index], layer(x[index][np.newaxis])[0], rtol=1e-14)

@@ -87,6 +87,13 @@ def test_every_exported_layer_is_compared() -> None:
     from test_gradcheck_all import LAYER_CASES  # the harness's exhaustive list
 
     compared = {type(make()[0]) for _, make, _, _ in LAYERS}
+    compared |= {  # compared with torch modules of one structure in test_torch_parity_compose.py
+        ln.BatchNorm2d,
+        ln.Permute,
+        ln.Reshape,
+        ln.Residual,
+        ln.Parallel,
+    }
     compared |= {  # compared with torch.nn.functional in test_torch_parity_conv.py
         ln.Conv1d,
         ln.Conv2d,
@@ -138,6 +145,9 @@ _RNG = np.random.default_rng(4)
 _LOGITS = _RNG.normal(0, 2, size=(6, 4))
 _LABELS = _RNG.integers(0, 4, size=6)
 _PROBS = _RNG.dirichlet(np.ones(4), size=6)
+_BINARY = _RNG.integers(0, 2, size=(6, 4)).astype(np.float64)
+_CLASS_W = np.array([0.5, 2.0, 1.0, 3.0])
+_POS_W = np.array([3.0, 0.5, 1.0, 2.0])
 
 LOSSES: list[tuple[str, ln.Loss, Any, Array, Array, Any]] = [
     ("MSE", ln.MSELoss(), nn.MSELoss(), _LOGITS, _PROBS, None),
@@ -163,6 +173,46 @@ LOSSES: list[tuple[str, ln.Loss, Any, Array, Array, Any]] = [
         _PROBS,
         None,
     ),
+    (
+        "BCEWithLogits-pos_weight",
+        ln.BCEWithLogitsLoss(pos_weight=_POS_W),
+        nn.BCEWithLogitsLoss(pos_weight=torch.tensor(_POS_W)),
+        10 * _LOGITS,
+        _BINARY,
+        None,
+    ),
+    (
+        "BCEWithLogits-pos_weight-soft-targets",
+        ln.BCEWithLogitsLoss(pos_weight=_POS_W),
+        nn.BCEWithLogitsLoss(pos_weight=torch.tensor(_POS_W)),
+        _LOGITS,
+        _PROBS,
+        None,
+    ),
+    (
+        "CE-weight-labels",
+        ln.CrossEntropyLoss(weight=_CLASS_W),
+        nn.CrossEntropyLoss(weight=torch.tensor(_CLASS_W)),
+        _LOGITS,
+        _LABELS,
+        torch.long,
+    ),
+    (
+        "CE-weight-labels-smoothed",
+        ln.CrossEntropyLoss(0.15, weight=_CLASS_W),
+        nn.CrossEntropyLoss(weight=torch.tensor(_CLASS_W), label_smoothing=0.15),
+        _LOGITS,
+        _LABELS,
+        torch.long,
+    ),
+    (
+        "CE-weight-probabilities-smoothed",
+        ln.CrossEntropyLoss(0.15, weight=_CLASS_W),
+        nn.CrossEntropyLoss(weight=torch.tensor(_CLASS_W), label_smoothing=0.15),
+        _LOGITS,
+        _PROBS,
+        None,
+    ),
 ]
 
 
@@ -182,6 +232,53 @@ def test_loss_matches_torch(
     tv.backward()
     assert value == pytest.approx(tv.item(), rel=1e-12)
     np.testing.assert_allclose(grad, tp.grad.numpy(), rtol=1e-11, atol=1e-15)
+
+
+def _torch_none(theirs: Any) -> Any:
+    """The same torch loss with ``reduction="none"``."""
+    kwargs: dict[str, Any] = {"reduction": "none"}
+    for name in ("weight", "pos_weight"):
+        if getattr(theirs, name, None) is not None:
+            kwargs[name] = getattr(theirs, name)
+    for name in ("delta", "label_smoothing"):
+        if hasattr(theirs, name):
+            kwargs[name] = getattr(theirs, name)
+    return type(theirs)(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "pred", "target", "target_dtype"),
+    [c[1:] for c in LOSSES],
+    ids=[c[0] for c in LOSSES],
+)
+def test_sample_weighted_loss_matches_torch_per_sample_losses(
+    ours: ln.Loss, theirs: Any, pred: Array, target: Array, target_dtype: Any
+) -> None:
+    """Keras's sample weighting: sum_i w_i l_i over the unweighted mean's divisor.
+
+    torch's ``reduction="none"`` gives the per-element (or, for cross-entropy,
+    per-sample, class weight included) terms; the divisor is the element count,
+    or for cross-entropy with class labels and a class weight, torch's own
+    ``sum_i weight[y_i]``.
+    """
+    w = np.random.default_rng(7).uniform(0, 3, size=len(pred))
+    value = ours.weighted_forward(pred, ours.check_target(pred, target), w)
+    grad = ours.weighted_backward(w)
+    tp = t(pred, grad=True)
+    tt = torch.tensor(target, dtype=target_dtype or torch.float64)
+    terms = _torch_none(theirs)(tp, tt)
+    tw = t(w)
+    if terms.ndim == 1:  # cross-entropy: one term per sample
+        divisor: Any = len(pred)
+        if target_dtype is torch.long and getattr(theirs, "weight", None) is not None:
+            divisor = theirs.weight[tt].sum()
+        tv = (terms * tw).sum() / divisor
+    else:
+        tv = (terms * tw[:, None]).sum() / terms.numel()
+    tv.backward()
+    assert value == pytest.approx(tv.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, tp.grad.numpy(), rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(ours.sample_losses().sum(), ours.forward(pred, target), rtol=1e-13)
 
 
 # -- optimizers, clipping, schedules ------------------------------------------------------------

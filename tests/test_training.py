@@ -259,7 +259,7 @@ def test_streamed_batches_are_checked_as_they_arrive() -> None:
     with pytest.raises(
         ValueError,
         match=r"fit: batch 2 of epoch 1: x_batch of shape \(8, 2\) does not fit: .*at position 0: "
-        r"expected input of shape \(batch, 3\)",
+        r"expected input of shape \(batch, \.\.\., 3\)",
     ):
         model.fit(bad_shape, None, loss=MSELoss(), optimizer=opt, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="batch 1 of epoch 1: x_batch has 8 samples but y_batch"):
@@ -327,7 +327,9 @@ def test_y_of_the_wrong_shape_for_the_loss(setup: Any) -> None:
 
 def test_x_of_the_wrong_shape_for_the_model(setup: Any) -> None:
     model, opt, _, y = setup
-    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 3\), got \(10, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"expected input of shape \(batch, \.\.\., 3\), got \(10, 4\)"
+    ):
         model.fit(np.zeros((10, 4)), y, loss=MSELoss(), optimizer=opt, epochs=1)
 
 
@@ -423,7 +425,7 @@ def test_live_progress_bar_on_a_terminal(setup: Any) -> None:
               verbose=0)  # fmt: skip
     text = screen.getvalue()
     assert "\rEpoch 1/2 [" in text
-    assert "] 5/5 - loss: " in text
+    assert "] 5/5 - ETA: 0s - " in text
     assert text.count("\n") == 2
     assert text.rstrip("\n").split("\r\x1b[K")[-1].startswith("Epoch 2/2 - ")
 
@@ -474,7 +476,8 @@ def test_a_mid_stream_error_names_the_epoch_and_the_batch() -> None:
         return [(x, y), (x[:, :2], y)]  # the third epoch's second batch is wrongly shaped
 
     with pytest.raises(ValueError, match=r"fit: batch 2 of epoch 3: x_batch of shape \(8, 2\) "
-                                         r"does not fit: .*expected input of shape \(batch, 3\)"):
+                                         r"does not fit: .*expected input of shape "
+                                         r"\(batch, \.\.\., 3\)"):
         model.fit(batches, None, loss=MSELoss(), optimizer=SGD(model.parameters(), lr=0.1),
                   epochs=3, verbose=0)  # fmt: skip
     with pytest.raises(TypeError, match=r"fit: batch 1 of epoch 1: x_batch: .*"):

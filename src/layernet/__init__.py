@@ -8,9 +8,13 @@ from ._typing import IntArray as IntArray
 from .callbacks import Callback as Callback
 from .callbacks import CSVLogger as CSVLogger
 from .callbacks import EarlyStopping as EarlyStopping
+from .callbacks import LambdaCallback as LambdaCallback
 from .callbacks import LearningRateScheduler as LearningRateScheduler
+from .callbacks import Logs as Logs
 from .callbacks import ModelCheckpoint as ModelCheckpoint
 from .callbacks import ProgressLogger as ProgressLogger
+from .callbacks import ReduceLROnPlateau as ReduceLROnPlateau
+from .callbacks import ScheduleCallback as ScheduleCallback
 from .callbacks import TerminateOnNaN as TerminateOnNaN
 from .gradcheck import GradcheckResult as GradcheckResult
 from .gradcheck import gradcheck as gradcheck
@@ -25,10 +29,13 @@ from .layers.activations import Softmax as Softmax
 from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
 from .layers.base import Layer as Layer
+from .layers.containers import Parallel as Parallel
+from .layers.containers import Residual as Residual
 from .layers.conv import Conv1d as Conv1d
 from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
 from .layers.normalization import BatchNorm1d as BatchNorm1d
+from .layers.normalization import BatchNorm2d as BatchNorm2d
 from .layers.normalization import LayerNorm as LayerNorm
 from .layers.pooling import AvgPool1d as AvgPool1d
 from .layers.pooling import AvgPool2d as AvgPool2d
@@ -39,6 +46,8 @@ from .layers.pooling import MaxPool2d as MaxPool2d
 from .layers.registry import register as register
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
+from .layers.reshape import Permute as Permute
+from .layers.reshape import Reshape as Reshape
 from .layers.spec import InputSpec as InputSpec
 from .losses import BCELoss as BCELoss
 from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
@@ -47,11 +56,16 @@ from .losses import HuberLoss as HuberLoss
 from .losses import L1Loss as L1Loss
 from .losses import Loss as Loss
 from .losses import MSELoss as MSELoss
+from .metrics import AUC as AUC
 from .metrics import Accuracy as Accuracy
+from .metrics import F1Score as F1Score
 from .metrics import MeanAbsoluteError as MeanAbsoluteError
 from .metrics import MeanSquaredError as MeanSquaredError
 from .metrics import Metric as Metric
+from .metrics import Precision as Precision
 from .metrics import R2Score as R2Score
+from .metrics import Recall as Recall
+from .metrics import TopKAccuracy as TopKAccuracy
 from .model import Model as Model
 from .optimizers import LBFGS as LBFGS
 from .optimizers import SGD as SGD
@@ -84,6 +98,7 @@ from .training import predict as predict
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUC",
     "ELU",
     "GELU",
     "LBFGS",
@@ -99,6 +114,7 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
     "CSVLogger",
     "Callback",
     "Conv1d",
@@ -109,6 +125,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ExponentialLR",
+    "F1Score",
     "Flatten",
     "FloatArray",
     "FullBatchOptimizer",
@@ -122,11 +139,13 @@ __all__ = [
     "IntArray",
     "L1Loss",
     "LRSchedule",
+    "LambdaCallback",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
     "LearningRateScheduler",
     "LinearWarmup",
+    "Logs",
     "Loss",
     "MSELoss",
     "MaxPool1d",
@@ -137,11 +156,19 @@ __all__ = [
     "Model",
     "ModelCheckpoint",
     "Optimizer",
+    "Parallel",
     "Parameter",
+    "Permute",
+    "Precision",
     "ProgressLogger",
     "R2Score",
     "RMSprop",
     "ReLU",
+    "Recall",
+    "ReduceLROnPlateau",
+    "Reshape",
+    "Residual",
+    "ScheduleCallback",
     "Sequential",
     "SequentialLR",
     "Sigmoid",
@@ -150,6 +177,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "TerminateOnNaN",
+    "TopKAccuracy",
     "TrainingState",
     "clip_grad_norm",
     "datasets",

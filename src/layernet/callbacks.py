@@ -14,7 +14,18 @@ and the progress display count from 1.
 their ``"val_"`` twins to floats; a callback may add entries (the
 LearningRateScheduler adds ``"lr"``) and ``History`` records them all.
 Batch hooks get ``{"batch": index, "size": rows, "loss": batch loss}`` after
-the batch (``{"batch", "size"}`` before it).
+the batch (``{"batch", "size"}`` before it). The type of these dicts is
+:data:`Logs`; annotate a callback's hooks with it to type-check them::
+
+    from layernet.callbacks import Callback, Logs
+
+    class PrintLoss(Callback):
+        def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+            print(epoch, (logs or {})["loss"])
+
+``fit(callbacks=[...])`` also takes a learning-rate schedule
+(:class:`~layernet.StepLR`...) as it is: it is wrapped in a
+:class:`ScheduleCallback` that steps it once per epoch.
 """
 
 from __future__ import annotations
@@ -29,16 +40,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias
 
 import numpy as np
 
 from ._validation import check_bool, check_positive_int, check_real
 from .layers.base import Layer
 from .optimizers import Optimizer
+from .schedules import LRSchedule
 from .serialization import save
 
-Logs = dict[str, Any]
+Logs: TypeAlias = dict[str, Any]
+"""The ``logs`` dict every hook receives: log key (``"loss"``, ``"val_accuracy"``...) to value."""
 
 
 class Callback:
@@ -129,7 +142,8 @@ class Callback:
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    """Whether ``callback`` does something in ``hook`` (its class overrides it, or it set one)."""
+    return getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
 
 
 class CallbackList:
@@ -233,6 +247,20 @@ def _check_path(owner: str, path: object) -> str | os.PathLike[str]:
     return path
 
 
+def _check_verbose(owner: str, verbose: object) -> int:
+    if isinstance(verbose, bool) or verbose not in (0, 1):
+        raise ValueError(f"{owner}: verbose must be 0 (silent) or 1 (print), got {verbose!r}")
+    return int(verbose)
+
+
+def _check_count(owner: str, argument: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {argument} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{owner}: {argument} must be >= 0, got {value}")
+    return int(value)
+
+
 def _maximize(mode: str, monitor: str, params: Mapping[str, Any]) -> bool:
     """Whether larger is better: ``mode``, else what the metric says, else "min"."""
     if mode != "auto":
@@ -275,6 +303,17 @@ class EarlyStopping(Callback):
     restore_best_weights : bool
         Also applied when a NaN or infinite loss stops ``fit`` (see
         :meth:`restore_best`).
+    verbose : {0, 1}
+        1: print ``"Epoch 7: early stopping"`` when it stops training and
+        ``"Restoring model weights from the end of the best epoch: 4."``
+        when it restores them (Keras's lines; epochs counted from 1).
+    baseline : float, optional
+        A value to beat (Keras's ``baseline``): until an epoch improves on it,
+        the patience counter is not reset, so training stops after
+        ``patience`` epochs if the model never gets better than the baseline.
+    start_from_epoch : int
+        Epochs to ignore at the start (a warm-up), >= 0: before epoch
+        ``start_from_epoch`` (0-based) nothing is compared or counted.
 
     Attributes
     ----------
@@ -293,6 +332,9 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         mode: str = "auto",
         restore_best_weights: bool = False,
+        verbose: int = 0,
+        baseline: float | None = None,
+        start_from_epoch: int = 0,
     ) -> None:
         super().__init__()
         self.monitor = _check_monitor("EarlyStopping", monitor)
@@ -305,6 +347,13 @@ class EarlyStopping(Callback):
         self.mode: str = _check_mode("EarlyStopping", mode)
         self.restore_best_weights: bool = check_bool(
             restore_best_weights, "restore_best_weights", "EarlyStopping"
+        )
+        self.verbose: int = _check_verbose("EarlyStopping", verbose)
+        self.baseline: float | None = (
+            None if baseline is None else check_real(baseline, "baseline", "EarlyStopping")
+        )
+        self.start_from_epoch: int = _check_count(
+            "EarlyStopping", "start_from_epoch", start_from_epoch
         )
         self._reset()
 
@@ -323,17 +372,25 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         current = self._sign * _monitored("EarlyStopping", self.monitor, logs)
+        if epoch < self.start_from_epoch:
+            return
         self.wait += 1
         if current + self.min_delta < self.best:
-            self.best, self.best_epoch, self.wait = current, epoch, 0
+            self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.state_dict()
+            # Keras: the count restarts only once the baseline is beaten too
+            if self.baseline is None or current + self.min_delta < self._sign * self.baseline:
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.stop_training = True
-            if self.best_weights is not None:
-                self.model.load_state_dict(self.best_weights)
+            self.restore_best()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch >= 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping", flush=True)
 
     def on_nonfinite_loss(self, epoch: int, batch: int, value: float) -> None:
         """A NaN or infinite loss stopped training: end at the best epoch, not the last step."""
@@ -342,6 +399,12 @@ class EarlyStopping(Callback):
     def restore_best(self) -> None:
         """Set the model back to the best epoch's weights, if ``restore_best_weights`` kept them."""
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}.",
+                    flush=True,
+                )
             self.model.load_state_dict(self.best_weights)
 
     @property
@@ -470,6 +533,247 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
             logs["lr"] = self.optimizer.lr
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when a monitored value stops improving.
+
+    Keras's rule: after each epoch, the value improves if it beats the best
+    so far by more than ``min_delta``; after ``patience`` epochs in a row
+    without improvement, ``lr`` becomes ``max(lr * factor, min_lr)`` (nothing
+    happens once it is at ``min_lr``), the count restarts, and the
+    reduction's epoch plus the next ``cooldown - 1`` are not counted. The
+    rate each epoch trained with is logged as ``"lr"``. torch's
+    ``ReduceLROnPlateau(threshold_mode="abs")`` counts differently: its
+    ``patience=p`` reduces after ``p + 1`` bad epochs, as ``patience=p + 1``
+    does here (without cooldown).
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs, ``"val_loss"`` by default.
+    factor : float
+        In (0, 1): the new rate is ``lr * factor``.
+    patience : int
+        Epochs without improvement before reducing, >= 0 (10 by default).
+    min_delta : float
+        Smallest change that counts as an improvement, >= 0 (1e-4).
+    cooldown : int
+        Epochs to wait after a reduction before counting again, >= 0.
+    min_lr : float
+        The rate never goes below this, >= 0.
+    mode : {"auto", "min", "max"}
+        ``"auto"`` asks the metric (accuracy is maximised, losses minimised).
+    verbose : {0, 1}
+        1: print ``"Epoch 12: ReduceLROnPlateau reducing learning rate to 0.001."``.
+
+    Attributes
+    ----------
+    best : float
+        The best value seen, in its own sign.
+    wait : int
+        Epochs since the last improvement.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        mode: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        super().__init__()
+        owner = "ReduceLROnPlateau"
+        self.monitor = _check_monitor(owner, monitor)
+        self.factor: float = check_real(factor, "factor", owner, positive=True)
+        if not self.factor < 1.0:
+            raise ValueError(f"{owner}: factor must be in (0, 1) to reduce the rate, got {factor}")
+        self.patience: int = _check_count(owner, "patience", patience)
+        self.min_delta: float = check_real(min_delta, "min_delta", owner, low=0)
+        self.cooldown: int = _check_count(owner, "cooldown", cooldown)
+        self.min_lr: float = check_real(min_lr, "min_lr", owner, low=0)
+        self.mode: str = _check_mode(owner, mode)
+        self.verbose: int = _check_verbose(owner, verbose)
+        self._sign = 1.0
+        self._best = math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._sign = -1.0 if _maximize(self.mode, self.monitor, self.params) else 1.0
+        self._best = math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    @property
+    def best(self) -> float:
+        return self._sign * self._best
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = self._sign * _monitored("ReduceLROnPlateau", self.monitor, logs)
+        if logs is not None:
+            logs["lr"] = self.optimizer.lr
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if current + self.min_delta < self._best:
+            self._best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        lr = self.optimizer.lr
+        if lr > self.min_lr:
+            new_lr = max(lr * self.factor, self.min_lr)
+            self.optimizer._set_scheduled_lr(new_lr)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr:g}.")
+            self.cooldown_counter = self.cooldown
+            self.wait = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, "
+            f"patience={self.patience})"
+        )
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions (Keras's ``LambdaCallback``).
+
+    Each function gets what the hook gets: ``on_epoch_begin(epoch, logs)``,
+    ``on_epoch_end(epoch, logs)``, ``on_batch_begin(batch, logs)``,
+    ``on_batch_end(batch, logs)``, ``on_train_begin(logs)``,
+    ``on_train_end(logs)``. Hooks left as None do nothing (and a callback
+    with no batch function costs the loop nothing per batch).
+
+    Examples
+    --------
+    >>> losses = []
+    >>> record = LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin: Callable[[int, Logs | None], object] | None = None,
+        on_epoch_end: Callable[[int, Logs | None], object] | None = None,
+        on_batch_begin: Callable[[int, Logs | None], object] | None = None,
+        on_batch_end: Callable[[int, Logs | None], object] | None = None,
+        on_train_begin: Callable[[Logs | None], object] | None = None,
+        on_train_end: Callable[[Logs | None], object] | None = None,
+    ) -> None:
+        super().__init__()
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_batch_begin": on_batch_begin,
+            "on_batch_end": on_batch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+        }
+        for hook, function in hooks.items():
+            if function is None:
+                continue
+            if not callable(function):
+                raise TypeError(
+                    f"LambdaCallback: {hook} must be a function or None, "
+                    f"got {type(function).__name__}"
+                )
+            setattr(self, hook, function)  # an instance attribute: CallbackList sees it
+
+    def __repr__(self) -> str:
+        given = [name for name in vars(self) if name.startswith("on_")]
+        return f"LambdaCallback({', '.join(given)})"
+
+
+_INTERVALS = ("epoch", "batch")
+
+
+class ScheduleCallback(Callback):
+    """Step a learning-rate schedule during ``fit``: once per epoch, or once per batch.
+
+    ``fit(callbacks=[schedule])`` wraps a bare schedule in one of these (per
+    epoch, as torch's examples step it). The schedule set the rate of step 0
+    when it was built; after each epoch (or batch) it is stepped, so epoch
+    ``e`` trains with ``schedule.lr_at(e)``. The rate each epoch trained
+    with is logged as ``"lr"``.
+
+    Parameters
+    ----------
+    schedule : LRSchedule
+        Built on the optimizer ``fit`` trains with.
+    interval : {"epoch", "batch"}
+        Step after every epoch, or after every batch (for a warm-up counted
+        in optimizer steps).
+    """
+
+    def __init__(self, schedule: LRSchedule, interval: str = "epoch") -> None:
+        super().__init__()
+        if not isinstance(schedule, LRSchedule):
+            raise TypeError(
+                f"ScheduleCallback: schedule must be an LRSchedule such as "
+                f"StepLR(optimizer, step_size=10), got {type(schedule).__name__}"
+            )
+        if interval not in _INTERVALS:
+            raise ValueError(
+                f"ScheduleCallback: interval must be one of {_INTERVALS}, got {interval!r}"
+            )
+        self.schedule = schedule
+        self.interval = interval
+        self._epoch_lr = schedule.optimizer.lr
+        if interval == "batch":
+            self.on_batch_end = self._step_batch  # type: ignore[method-assign]
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self.schedule.optimizer is not self.optimizer:
+            raise ValueError(
+                f"ScheduleCallback: {self.schedule!r} drives another optimizer than the one "
+                "fit trains with; build the schedule on fit's optimizer"
+            )
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch_lr = self.optimizer.lr
+
+    def _step_batch(self, batch: int, logs: Logs | None = None) -> None:
+        self.schedule.step()
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if logs is not None:
+            logs["lr"] = self._epoch_lr
+        if self.interval == "epoch":
+            self.schedule.step()
+
+    def __repr__(self) -> str:
+        return f"ScheduleCallback({self.schedule!r}, interval={self.interval!r})"
+
+
+def as_callback(item: object, position: int) -> Callback:
+    """``item`` as a callback for ``fit``: a Callback itself, a schedule wrapped per epoch.
+
+    Anything else is a TypeError naming ``callbacks[position]`` and what to pass.
+    """
+    if isinstance(item, Callback):
+        return item
+    if isinstance(item, LRSchedule):
+        return ScheduleCallback(item)
+    hint = ""
+    if callable(item):
+        hint = (
+            "; for a function (epoch, lr) -> lr, pass LearningRateScheduler(function), and "
+            "for functions run at each epoch, LambdaCallback(on_epoch_end=...)"
+        )
+    elif isinstance(item, type):
+        hint = "; pass an instance: call the class"
+    raise TypeError(
+        f"fit: callbacks[{position}] must be a Callback or a learning-rate schedule, "
+        f"got {type(item).__name__}{hint}"
+    )
 
 
 class TerminateOnNaN(Callback):
@@ -608,12 +912,18 @@ class ProgressLogger(Callback):
     """The display of ``verbose=1`` (and ``2``): one line per epoch, a live bar on a terminal.
 
     Each epoch ends with a line such as
-    ``Epoch 3/10 - 0.21s - loss: 0.1234 - accuracy: 0.95 - val_loss: 0.2``.
-    With ``live=True`` (``verbose=1``) and a terminal on stdout, an epoch
-    that runs longer than ``delay`` seconds also shows a progress bar
-    (batches done, running loss) redrawn in place with a carriage return at
-    most every ``interval`` seconds; nothing is redrawn when stdout is a
-    file or pipe.
+    ``Epoch 3/10 - 0.21s - 26ms/step - loss: 0.1234 - accuracy: 0.9500 - val_loss: 0.2000``:
+    the epoch's time (validation included), the time per training step, and
+    the logs. With ``live=True`` (``verbose=1``) and a terminal on stdout, an
+    epoch that runs longer than ``delay`` seconds also shows a progress bar
+    (batches done, the estimated time left, the time per step, the running
+    loss) redrawn in place with a carriage return at most every ``interval``
+    seconds; nothing is redrawn when stdout is a file or pipe.
+
+    Numbers have a fixed width, so successive lines align (Keras's rule):
+    four decimals, or four significant digits in exponent form below 1e-3
+    (``1.2346e-05``); durations in whole ``s``, ``ms`` or ``us`` per step,
+    and the time left as ``42s``, ``3:07`` or ``1:02:03``.
     """
 
     def __init__(
@@ -642,6 +952,8 @@ class ProgressLogger(Callback):
         self._seen = 0
         self._loss_sum = 0.0
         self._epoch = 0
+        self._steps = 0
+        self._train_seconds = 0.0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._out = self._stream if self._stream is not None else sys.stdout
@@ -655,14 +967,18 @@ class ProgressLogger(Callback):
         self._drawn = False
         self._seen = 0
         self._loss_sum = 0.0
+        self._steps = 0
+        self._train_seconds = 0.0
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self._steps = batch + 1
+        now = time.perf_counter()
+        self._train_seconds = now - self._start
         if not self._tty or logs is None:
             return
         size = int(logs.get("size", 0))
         self._seen += size
         self._loss_sum += float(logs.get("loss", 0.0)) * size
-        now = time.perf_counter()
         if now < self._next_draw:
             return
         self._next_draw = now + self.interval
@@ -673,15 +989,17 @@ class ProgressLogger(Callback):
     def _bar(self, done: int) -> str:
         steps = self.params.get("steps")
         loss = self._loss_sum / self._seen if self._seen else math.nan
+        per_step = self._train_seconds / done
         head = f"{self._epoch_label()} "
         if steps:
             filled = min(self.width, int(self.width * done / steps))
             arrow = ">" if filled < self.width else ""
             bar = "=" * filled + arrow + "." * (self.width - filled - len(arrow))
-            head += f"[{bar}] {done}/{steps}"
+            head += f"[{bar}] {done:>{len(str(steps))}}/{steps}"
+            head += f" - ETA: {_format_eta(per_step * max(steps - done, 0))}"
         else:
             head += f"{done} batches"
-        return f"{head} - loss: {loss:.4g}"
+        return f"{head} - {_format_per_step(per_step)} - loss: {_format_value(loss)}"
 
     def _epoch_label(self) -> str:
         return f"Epoch {self._epoch + 1}/{self.params.get('epochs', '?')}"
@@ -689,7 +1007,9 @@ class ProgressLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         elapsed = time.perf_counter() - self._start
         parts = [f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}", f"{elapsed:.2f}s"]
-        parts += [f"{key}: {value:.4g}" for key, value in (logs or {}).items()]
+        if self._steps:
+            parts.append(_format_per_step(self._train_seconds / self._steps))
+        parts += [f"{key}: {_format_value(value)}" for key, value in (logs or {}).items()]
         prefix = "\r\x1b[K" if self._drawn else ""
         self._out.write(prefix + " - ".join(parts) + "\n")
         self._out.flush()
@@ -701,3 +1021,29 @@ class ProgressLogger(Callback):
             prefix = "\r\x1b[K" if self._drawn else ""
             self._out.write(f"{prefix}{reason}\n")
             self._out.flush()
+
+def _format_value(value: float) -> str:
+    """Keras's fixed-width rule: ``0.1234``, or ``1.2346e-05`` below 1e-3 in magnitude."""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+
+
+def _format_per_step(seconds: float) -> str:
+    """``2s/step``, ``26ms/step`` or ``310us/step``."""
+    if seconds >= 1:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
+def _format_eta(seconds: float) -> str:
+    """``42s``, ``3:07`` or ``1:02:03``, as Keras shows the time left."""
+    whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    if whole >= 60:
+        return f"{whole // 60}:{whole % 60:02d}"
+    return f"{whole}s"

@@ -5,12 +5,21 @@ caches what :meth:`Loss.backward` needs, so the loop is
 ``loss.forward(pred, target)`` then ``loss.backward()``. The value is the
 mean over every element (torch's ``reduction="mean"``), so a batch of one
 reproduces per-sample SGD exactly.
+
+Every loss here is a sum of per-row shares (the row's terms divided by the
+loss's normaliser), so per-sample weights need no loss of their own:
+:meth:`Loss.weighted_forward` returns ``sum_i w_i * share_i`` and
+:meth:`Loss.weighted_backward` scales row ``i`` of the gradient by ``w_i``.
+With unit weights that is the plain loss; in general it is Keras's
+``"sum_over_batch_size"`` reduction: the weighted terms divided by the same
+count as the unweighted mean (not by the sum of the weights).
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +35,18 @@ class Loss(ABC):
     ``__call__`` is the checked entry point: it converts both arguments,
     checks that their shapes agree and that the target is in the loss's
     domain, then runs :meth:`forward`.
+
+    Attributes
+    ----------
+    pred_kind : {"values", "probabilities", "logits"}
+        What the predictions this loss takes hold: plain values (regression),
+        probabilities in [0, 1] (:class:`BCELoss`) or logits
+        (:class:`BCEWithLogitsLoss`, :class:`CrossEntropyLoss`). Metrics
+        named by a string read it to pick their decision rule (a logit is
+        positive above 0, a probability above 0.5).
     """
+
+    pred_kind: ClassVar[str] = "values"
 
     @abstractmethod
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
@@ -66,6 +86,46 @@ class Loss(ABC):
         """
         target_arr = as_float_array(target, pred.dtype, f"{self!r}: target")
         return match_shapes(self, pred, target_arr)
+
+    def sample_losses(self) -> FloatArray:
+        """Each row's share of the last :meth:`forward`'s value: shape (batch,), summing to it.
+
+        Row ``i``'s share is its terms divided by the loss's normaliser (the
+        element count for the element-wise losses), so that
+        ``sum_i w_i * share_i`` is the sample-weighted loss. A loss that
+        cannot split its value by rows keeps this default, which raises
+        NotImplementedError, and cannot take sample weights.
+        """
+        raise NotImplementedError(
+            f"{self!r} does not split its value by rows (Loss.sample_losses), so it cannot "
+            "weight samples; implement sample_losses() or train without sample_weight/class_weight"
+        )
+
+    def weighted_forward(
+        self, pred: FloatArray, target: ArrayLike, sample_weight: FloatArray
+    ) -> float:
+        """The loss with row ``i`` weighted by ``sample_weight[i]``: ``sum_i w_i * share_i``.
+
+        Keras's ``fit(sample_weight=...)`` meaning: each sample's loss is
+        multiplied by its weight and the result divided by the same count as
+        the unweighted mean (Keras's ``"sum_over_batch_size"``), not by the
+        sum of the weights; unit weights give :meth:`forward`'s value. Like
+        :meth:`forward`, no checking: ``sample_weight`` is a float array of
+        shape (batch,).
+        """
+        self.forward(pred, target)
+        return float(np.dot(self.sample_losses(), sample_weight))
+
+    def weighted_backward(self, sample_weight: FloatArray) -> FloatArray:
+        """dL/dpred of :meth:`weighted_forward`: :meth:`backward` with row ``i`` times ``w_i``.
+
+        Each share depends on its own row of ``pred`` only, so
+        ``d(sum_i w_i share_i)/dpred_i = w_i * d(share_i)/dpred_i``.
+        """
+        grad = self.backward()
+        view = sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1)).astype(grad.dtype, copy=False)
+        result: FloatArray = grad * view
+        return result
 
     def _not_run_yet(self) -> RuntimeError:
         return RuntimeError(f"{self!r}: backward() called before forward(); run forward first")
@@ -117,6 +177,19 @@ class MSELoss(Loss):
             raise self._not_run_yet()
         return diff * (2.0 / diff.size)
 
+    def sample_losses(self) -> FloatArray:
+        diff = self._diff
+        if diff is None:
+            raise self._not_run_yet()
+        return _row_shares(diff * diff, diff.size)
+
+
+def _row_shares(terms: FloatArray, normaliser: float) -> FloatArray:
+    """Per-row sums of element-wise ``terms`` divided by ``normaliser``: shape (batch,)."""
+    shares: FloatArray = terms.reshape(len(terms), -1).sum(axis=1)
+    shares /= normaliser
+    return shares
+
 
 def _check_unit_interval(loss: Loss, name: str, values: FloatArray, fix: str) -> None:
     """Raise a ValueError naming the first entry of ``values`` outside [0, 1] (NaN included)."""
@@ -154,6 +227,12 @@ class L1Loss(Loss):
         grad *= 1.0 / diff.size
         return grad
 
+    def sample_losses(self) -> FloatArray:
+        diff = self._diff
+        if diff is None:
+            raise self._not_run_yet()
+        return _row_shares(np.abs(diff), diff.size)
+
 
 class HuberLoss(Loss):
     """Huber loss: quadratic near zero, linear beyond ``delta`` (torch's ``HuberLoss``).
@@ -182,12 +261,15 @@ class HuberLoss(Loss):
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
         diff = pred - _as_target(self, pred, target)
         self._diff = diff
+        return float(self._terms(diff).sum()) / diff.size
+
+    def _terms(self, diff: FloatArray) -> FloatArray:
         a = np.abs(diff)
         # c = min(|d|, delta): c * (|d| - c / 2) is |d|**2 / 2 inside and
         # delta * (|d| - delta / 2) outside, bit for bit, without squaring a large |d|
-        c = np.minimum(a, self.delta)
+        c: FloatArray = np.minimum(a, self.delta)
         c *= a - 0.5 * c
-        return float(c.sum()) / diff.size
+        return c
 
     def backward(self) -> FloatArray:
         diff = self._diff
@@ -196,6 +278,12 @@ class HuberLoss(Loss):
         grad: FloatArray = np.clip(diff, -self.delta, self.delta)
         grad *= 1.0 / diff.size
         return grad
+
+    def sample_losses(self) -> FloatArray:
+        diff = self._diff
+        if diff is None:
+            raise self._not_run_yet()
+        return _row_shares(self._terms(diff), diff.size)
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta}
@@ -237,12 +325,18 @@ class BCELoss(Loss):
         eps = float(np.finfo(pred.dtype).eps)
         p = np.clip(pred, eps, 1.0 - eps)
         self._p, self._t = p, t
+        return float(self._terms(p, t).sum()) / p.size
+
+    @staticmethod
+    def _terms(p: FloatArray, t: FloatArray) -> FloatArray:
+        """Element-wise ``-(t log p + (1 - t) log(1 - p))``."""
         log_q = np.log1p(-p)
         log_p = np.log(p)
         log_p -= log_q
         log_p *= t
         log_p += log_q
-        return -float(log_p.sum()) / p.size
+        np.negative(log_p, out=log_p)
+        return log_p
 
     def backward(self) -> FloatArray:
         p, t = self._p, self._t
@@ -255,45 +349,128 @@ class BCELoss(Loss):
         grad *= 1.0 / p.size
         return grad
 
+    def sample_losses(self) -> FloatArray:
+        p, t = self._p, self._t
+        if p is None or t is None:
+            raise self._not_run_yet()
+        return _row_shares(self._terms(p, t), p.size)
+
+
+def _class_weights(owner: str, argument: str, weights: ArrayLike) -> FloatArray:
+    """``weights`` as a 1-D float64 array of finite values >= 0, or a clear error."""
+    arr = as_float_array(weights, np.dtype(np.float64), f"{owner}: {argument}")
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"{owner}: {argument} must be a 1-D array with one weight per class, "
+            f"got shape {arr.shape}"
+        )
+    if not (np.isfinite(arr).all() and (arr >= 0).all()):
+        bad = arr[~(np.isfinite(arr) & (arr >= 0))][0]
+        raise ValueError(f"{owner}: {argument} must hold finite values >= 0, got {bad}")
+    arr.flags.writeable = False
+    return arr
+
 
 class BCEWithLogitsLoss(Loss):
     """Binary cross-entropy on logits, numerically stable (torch's ``BCEWithLogitsLoss``).
 
-    With ``p = sigmoid(x)``, ``-(t log p + (1 - t) log(1 - p))`` simplifies to
-    ``max(x, 0) - x t + log(1 + exp(-|x|))``, which never overflows;
-    ``L`` is its mean over every element. ``target`` must lie in [0, 1].
+    With ``p = sigmoid(x)`` and ``sp(x) = log(1 + exp(-x)) = -log p``, each
+    element's loss is ``l = pw * t * sp(x) + (1 - t) * (x + sp(x))`` with
+    ``pw = pos_weight`` (1 without it), computed as
+    ``(1 - t) x + (1 + (pw - 1) t) (max(-x, 0) + log(1 + exp(-|x|)))``,
+    which never overflows. ``L`` is the mean of ``l`` over every element
+    (torch's normalisation: ``pos_weight`` scales the positive terms, the
+    divisor stays the element count). ``target`` must lie in [0, 1].
 
-    Backward: ``dL/dx = (sigmoid(x) - t) / N``.
+    Parameters
+    ----------
+    pos_weight : array-like of shape (outputs,) or scalar, optional
+        Weight of the positive examples of each output column, finite and
+        >= 0; ``n_negative / n_positive`` balances a column (torch's
+        ``pos_weight``).
+
+    Notes
+    -----
+    Backward: with ``w = 1 + (pw - 1) t``,
+    ``dl/dx = pw t (p - 1) + (1 - t) p = w p - pw t``, so
+    ``dL/dx = (w sigmoid(x) - pw t) / N``; without ``pos_weight`` that is
+    ``(sigmoid(x) - t) / N``.
     """
 
-    def __init__(self) -> None:
+    pred_kind = "logits"
+
+    def __init__(self, pos_weight: ArrayLike | None = None) -> None:
+        self.pos_weight: FloatArray | None = (
+            None
+            if pos_weight is None
+            else _class_weights("BCEWithLogitsLoss", "pos_weight", pos_weight)
+        )
         self._x: FloatArray | None = None
         self._t: FloatArray | None = None
 
     def check_target(self, pred: FloatArray, target: ArrayLike) -> FloatArray:
         target_arr = super().check_target(pred, target)
         _check_unit_interval(self, "target", target_arr, "pass labels 0/1 or probabilities")
+        pw = self.pos_weight
+        if pw is not None and pw.size != 1 and (pred.ndim < 2 or pred.shape[-1] != pw.size):
+            raise ValueError(
+                f"{self!r}: pos_weight holds {pw.size} weights but the prediction of shape "
+                f"{pred.shape} has {pred.shape[-1] if pred.ndim else 1} output column(s); "
+                "pass one weight per column"
+            )
         return target_arr
 
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
         t = _as_target(self, pred, target)
         self._x, self._t = pred, t
-        per = np.abs(pred)
+        return float(self._terms(pred, t).sum()) / pred.size
+
+    def _terms(self, x: FloatArray, t: FloatArray) -> FloatArray:
+        """Element-wise loss ``l``."""
+        per = np.abs(x)
         np.negative(per, out=per)
         np.exp(per, out=per)
         np.log1p(per, out=per)
-        per += np.maximum(pred, 0.0)
-        per -= pred * t
-        return float(per.sum()) / pred.size
+        if self.pos_weight is None:
+            per += np.maximum(x, 0.0)
+            per -= x * t
+            return per
+        pw = self.pos_weight.astype(x.dtype, copy=False)
+        per += np.maximum(-x, 0.0)  # sp(x) = -log sigmoid(x)
+        per *= 1.0 + (pw - 1.0) * t
+        per += (1.0 - t) * x
+        return per
 
     def backward(self) -> FloatArray:
         x, t = self._x, self._t
         if x is None or t is None:
             raise self._not_run_yet()
         grad: FloatArray = expit(x)
-        grad -= t
+        if self.pos_weight is None:
+            grad -= t
+        else:
+            pw = self.pos_weight.astype(x.dtype, copy=False)
+            grad *= 1.0 + (pw - 1.0) * t
+            grad -= pw * t
         grad *= 1.0 / x.size
         return grad
+
+    def sample_losses(self) -> FloatArray:
+        x, t = self._x, self._t
+        if x is None or t is None:
+            raise self._not_run_yet()
+        return _row_shares(self._terms(x, t), x.size)
+
+    def get_config(self) -> dict[str, Any]:
+        pw = self.pos_weight
+        return {"pos_weight": None if pw is None else pw.tolist()}
+
+    def __repr__(self) -> str:
+        if self.pos_weight is None:
+            return "BCEWithLogitsLoss()"
+        return f"BCEWithLogitsLoss(pos_weight={self.pos_weight.tolist()})"
 
 
 class CrossEntropyLoss(Loss):
@@ -313,29 +490,49 @@ class CrossEntropyLoss(Loss):
     With ``label_smoothing = e``, ``q`` becomes ``(1 - e) q + e / C``, as in
     torch.
 
+    With class weights ``w`` (torch's ``weight``), each row's terms become
+    ``-sum_c w_c q_c log p_c`` and the normalisation follows torch's:
+
+    - class labels: the sum is divided by the total weight of the targets,
+      ``sum_i w_{y_i}``, not by the batch size, so the loss is a weighted
+      *mean* (``label_smoothing``'s part too, as in torch). A batch whose
+      targets all weigh 0 has loss 0 and gradient 0 (torch returns NaN);
+    - probability rows: the sum is divided by the batch size.
+
     Parameters
     ----------
     label_smoothing : float
         In [0, 1]; 0 by default.
+    weight : array-like of shape (C,), optional
+        A weight per class, finite and >= 0 (e.g. inversely proportional to
+        the class frequencies).
 
     Notes
     -----
-    Backward: ``dL/dz = (softmax(z) * sum_c q_c - q) / batch``, i.e.
-    ``(softmax(z) - q) / batch`` when each row of ``q`` sums to one; with
-    labels no one-hot array is built: subtract ``1 - e`` at the label and
-    ``e / C`` everywhere.
+    Backward: with ``a = w * q`` per row (``w = 1`` without weights) and
+    ``D`` the normaliser above, ``dL/dz = (softmax(z) * sum_c a_c - a) / D``,
+    i.e. ``(softmax(z) - q) / batch`` when each row of ``q`` sums to one and
+    there are no weights; with labels and no weights no one-hot array is
+    built: subtract ``1 - e`` at the label and ``e / C`` everywhere.
     """
 
-    def __init__(self, label_smoothing: float = 0.0) -> None:
+    pred_kind = "logits"
+
+    def __init__(self, label_smoothing: float = 0.0, weight: ArrayLike | None = None) -> None:
         smoothing = check_real(label_smoothing, "label_smoothing", "CrossEntropyLoss")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
             )
         self.label_smoothing: float = smoothing
+        self.weight: FloatArray | None = (
+            None if weight is None else _class_weights("CrossEntropyLoss", "weight", weight)
+        )
         self._softmax: FloatArray | None = None
+        self._log_p: FloatArray | None = None
         self._labels: npt.NDArray[np.intp] | None = None
         self._q: FloatArray | None = None
+        self._norm = 1.0
 
     def check_target(self, pred: FloatArray, target: ArrayLike) -> FloatArray:
         """Check logits (batch, C) and labels in ``[0, C)`` or probability rows in [0, 1]."""
@@ -346,6 +543,11 @@ class CrossEntropyLoss(Loss):
         if pred.size == 0:
             raise ValueError(f"{self!r}: got an empty batch (pred of shape {pred.shape})")
         batch, classes = pred.shape
+        if self.weight is not None and self.weight.size != classes:
+            raise ValueError(
+                f"{self!r}: weight holds {self.weight.size} class weights but the logits of "
+                f"shape {pred.shape} have {classes} classes; pass one weight per class"
+            )
         target_arr = as_float_array(target, pred.dtype, f"{self!r}: target")
         if target_arr.shape == pred.shape:
             _check_unit_interval(
@@ -385,9 +587,12 @@ class CrossEntropyLoss(Loss):
         sums = softmax.sum(axis=1, keepdims=True)
         softmax /= sums
         log_p -= np.log(sums)
-        self._softmax = softmax
+        self._softmax, self._log_p = softmax, log_p
         e = self.label_smoothing
         target_arr = np.asarray(target)
+        if self.weight is not None:
+            return self._weighted(log_p, target_arr)
+        self._norm = float(batch)
         if target_arr.shape == pred.shape:
             q = target_arr.astype(pred.dtype, copy=False)
             if e:
@@ -402,6 +607,28 @@ class CrossEntropyLoss(Loss):
             uniform = -float(log_p.sum()) / classes
             return ((1.0 - e) * nll + e * uniform) / batch
         return nll / batch
+
+    def _weighted(self, log_p: FloatArray, target: np.ndarray[Any, Any]) -> float:
+        """Forward with class weights: ``a = w * q`` per row, divided by torch's normaliser."""
+        assert self.weight is not None
+        batch, classes = log_p.shape
+        w = self.weight.astype(log_p.dtype, copy=False)
+        e = self.label_smoothing
+        if target.shape == log_p.shape:
+            q = target.astype(log_p.dtype)
+            norm = float(batch)
+        else:
+            labels = target.reshape(batch).astype(np.intp, copy=False)
+            q = np.zeros_like(log_p)
+            q[np.arange(batch), labels] = 1.0
+            norm = float(w[labels].sum())
+        if e:
+            q *= 1.0 - e
+            q += e / classes
+        q *= w
+        self._q, self._labels = q, None
+        self._norm = norm if norm > 0 else math.inf  # no weight at all: loss and gradient 0
+        return -float(np.vdot(q, log_p)) / self._norm
 
     def backward(self) -> FloatArray:
         softmax = self._softmax
@@ -418,11 +645,35 @@ class CrossEntropyLoss(Loss):
         elif q is not None:
             grad *= q.sum(axis=1, keepdims=True)
             grad -= q
-        grad *= 1.0 / batch
+        grad *= 1.0 / self._norm
         return grad
 
+    def sample_losses(self) -> FloatArray:
+        log_p = self._log_p
+        if log_p is None:
+            raise self._not_run_yet()
+        batch, classes = int(log_p.shape[0]), int(log_p.shape[1])
+        labels, q = self._labels, self._q
+        if q is not None:
+            terms = np.einsum("ij,ij->i", q, log_p)
+        elif labels is not None:
+            e = self.label_smoothing
+            terms = (1.0 - e) * log_p[np.arange(batch), labels]
+            if e:
+                terms += (e / classes) * log_p.sum(axis=1)
+        else:
+            raise self._not_run_yet()
+        shares: FloatArray = terms / -self._norm
+        return shares
+
     def get_config(self) -> dict[str, Any]:
-        return {"label_smoothing": self.label_smoothing}
+        weight = None if self.weight is None else self.weight.tolist()
+        return {"label_smoothing": self.label_smoothing, "weight": weight}
 
     def __repr__(self) -> str:
-        return f"CrossEntropyLoss(label_smoothing={self.label_smoothing})"
+        if self.weight is None:
+            return f"CrossEntropyLoss(label_smoothing={self.label_smoothing})"
+        return (
+            f"CrossEntropyLoss(label_smoothing={self.label_smoothing}, "
+            f"weight={self.weight.tolist()})"
+        )

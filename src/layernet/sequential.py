@@ -178,7 +178,14 @@ class Sequential(Model):
             raise ValueError("Sequential: the model has no layers; add some first")
         current = shape
         for i, layer in enumerate(self.layers):
-            layer.check_input(current, i)
+            try:
+                layer.check_input(current, i)
+            except ValueError as exc:
+                spec = as_spec(layer.input_spec)
+                hint = None if i == 0 or spec is None else _flatten_hint(spec, current[1:])
+                if hint is None:
+                    raise
+                raise ValueError(f"{exc}; {hint}") from None
             out = layer.output_shape(current[1:])
             if out is None or any(d is None for d in out):
                 return
@@ -203,18 +210,38 @@ def _check_dtypes(layers: list[Layer]) -> None:
 
 def _fix_for(spec: InputSpec, shape: Shape) -> str:
     """How to make ``shape`` fit ``spec``: Flatten when it has axes to spare, else sizes."""
-    if spec.max_rank is not None and len(shape) > spec.max_rank == 1:
-        known = [d for d in shape if d is not None]
-        size = (
-            str(int(np.prod(known)))
-            if len(known) == len(shape)
-            else " * ".join("?" if d is None else str(d) for d in shape)
-        )
+    return _flatten_hint(spec, shape) or "make the sizes agree"
+
+
+def _flatten_hint(spec: InputSpec, shape: Shape) -> str | None:
+    """Suggest Flatten for per-sample ``shape`` of rank >= 2 fed to a layer wanting features.
+
+    Either the layer takes one axis only (``max_rank == 1``), or it reads the
+    last axis (Dense on any rank) and the sample's sizes multiply to exactly
+    its feature count: the features a convolution produced, not yet flattened.
+    """
+    if len(shape) < 2:
+        return None
+    known = [d for d in shape if d is not None]
+    size = (
+        str(int(np.prod(known)))
+        if len(known) == len(shape)
+        else " * ".join("?" if d is None else str(d) for d in shape)
+    )
+    features = dict(spec.axes).get(-1)
+    one_axis = spec.max_rank is not None and len(shape) > spec.max_rank == 1
+    flat_fits = features is not None and len(known) == len(shape) and int(size) == features
+    flatten = f"insert Flatten() before it, which turns {format_shape(shape)} into (batch, {size})"
+    if flat_fits:
+        return flatten
+    if one_axis:
+        return f"{flatten}, and give the layer that many input features"
+    if features is not None:  # it reads the last axis only: maybe Flatten was forgotten
         return (
-            f"insert Flatten() before it, which turns {format_shape(shape)} into "
-            f"(batch, {size}), and give the layer that many input features"
+            f"if it should see all of each sample's features (after a convolution, say), "
+            f"{flatten} and give it that many input features"
         )
-    return "make the sizes agree"
+    return None
 
 
 def _trace(
@@ -225,10 +252,18 @@ def _trace(
     An unknown shape starts from the next layer's ``input_spec``. With
     ``check``, a layer whose spec rejects the shape it would receive is a
     ValueError naming it and the layer that produces that shape.
+
+    A shape started from a spec of open rank (Dense, LayerNorm: ``(batch,
+    ..., F)``) may be missing leading axes: the data may be sequences. While
+    that holds, a layer that needs more axes gets them (of unknown size), and
+    a layer whose output depends on them (Flatten) makes those sizes unknown.
     """
     producer = -1
+    open_rank = False  # the shape came from an open-rank template: leading axes may be missing
     for i, layer in enumerate(layers):
         spec = as_spec(layer.input_spec)
+        if open_rank and spec is not None and shape is not None and not spec.fits(shape):
+            shape, open_rank = _widen(spec, shape), spec.max_rank is None
         if check and spec is not None and shape is not None and not spec.fits(shape):
             source = (
                 f"{describe(layers[producer], producer)} produces {format_shape(shape)}"
@@ -240,8 +275,36 @@ def _trace(
                 f"{spec}, but {source}; {_fix_for(spec, shape)}"
             )
         if shape is None and spec is not None:
-            shape = spec.template()
-        shape_in, shape = shape, layer.output_shape(shape)
+            shape, open_rank = spec.template(), spec.max_rank is None
+        shape_in = shape
+        try:
+            shape = layer.output_shape(shape_in)
+        except ValueError:  # Reshape to another size: unless leading axes may make it fit
+            if not (open_rank and shape_in is not None):
+                raise
+            shape = None
+        if open_rank and shape_in is not None:
+            wider = layer.output_shape((None, *shape_in))
+            if wider is None:  # the layer cannot take a leading axis: there is none
+                open_rank = False
+            elif shape is None or wider != (None, *shape):  # the output depends on those axes
+                shape, open_rank = wider, False
         if not layer.shape_preserving:
             producer = i
         yield i, layer, shape_in, shape
+
+
+def _widen(spec: InputSpec, shape: Shape) -> Shape:
+    """``shape`` with the fewest leading axes of unknown size that ``spec`` accepts (or as is).
+
+    Only where ``spec`` asks no size of the added axes: ``Dense(3, 4)`` then
+    ``Permute((2, 1))`` is a sequence model, but ``Dense(3, 4)`` then
+    ``Conv1d(4, ...)`` reads 4 features as 4 channels, a mistake refused here.
+    """
+    for extra in range(1, 8):
+        wider = (None,) * extra + tuple(shape)
+        added = {axis for axis, _ in spec.axes if -len(wider) <= axis < len(wider)}
+        added = {axis % len(wider) for axis in added}
+        if spec.fits(wider) and not added & set(range(extra)):
+            return wider
+    return shape

@@ -15,6 +15,15 @@ The file holds only arrays, so loading never runs code:
   and, for a checkpoint, the training state (``"training"``: epochs
   completed, the run's generator).
 
+A path ending in ``.safetensors`` is written in that format instead (the
+``safetensors`` package, ``pip install 'layernet[safetensors]'``): the tensors
+are the state dict under its own names (``0.weight``, so
+``safetensors.numpy.load_file`` gives a state dict ``load_state_dict`` takes),
+the optimizer's arrays as ``optimizer/<index>/<key>``, and the JSON record in
+the file's metadata under ``__layernet__``. ``load`` tells the formats apart
+by their first bytes, not by the name, and names the foreign formats it meets
+(a torch ``.pt``, Keras HDF5, ONNX, a pickle) with what to do instead.
+
 ``load`` reads it with ``np.load(..., allow_pickle=False)`` and rebuilds each
 layer as ``cls(**config)``, finding ``cls`` by name in the layer registry
 (:func:`layernet.register`; or in ``custom_layers``); a config entry that is
@@ -25,6 +34,7 @@ container: it returns whatever model was saved.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import tempfile
@@ -46,6 +56,7 @@ VERSION = 1
 META_KEY = "__layernet__"
 STATE_PREFIX = "state/"
 OPTIMIZER_PREFIX = "optimizer/"
+SAFETENSORS_SUFFIX = ".safetensors"
 
 PathLike = str | os.PathLike[str]
 L = TypeVar("L", bound=Layer)
@@ -81,7 +92,8 @@ def save(
     The arrays go to a temporary file in the same directory, which is then
     renamed over ``path`` (``os.replace``); a save that fails midway leaves
     any earlier file at ``path`` as it was. ``path`` is used as given (no
-    ``.npz`` is appended).
+    ``.npz`` is appended); one ending in ``.safetensors`` gets that format
+    (see the module's docstring), any other an ``.npz`` archive.
 
     Parameters
     ----------
@@ -146,18 +158,45 @@ def save(
         raise ValueError(
             f"save: the model's or optimizer's get_config() is not JSON-serialisable: {exc}"
         ) from None
-    arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     target = Path(path)
+    safetensors = target.suffix == SAFETENSORS_SUFFIX
+    if safetensors:
+        data = _safetensors_bytes(arrays, text)
+    else:
+        arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            _write_npz(handle, arrays)
+            if safetensors:
+                handle.write(data)
+            else:
+                _write_npz(handle, arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _safetensors_module() -> Any:
+    try:
+        return importlib.import_module("safetensors.numpy")
+    except ImportError:
+        raise ImportError(
+            "the .safetensors format needs the safetensors package: "
+            "pip install 'layernet[safetensors]' (or pip install safetensors)"
+        ) from None
+
+
+def _safetensors_bytes(arrays: Mapping[str, np.ndarray[Any, Any]], meta: str) -> bytes:
+    """The file's bytes: the state dict under its own names, optimizer arrays, JSON metadata."""
+    tensors = {
+        key.removeprefix(STATE_PREFIX): np.array(array, order="C")  # C order; 0-d stays 0-d
+        for key, array in arrays.items()
+    }
+    data: bytes = _safetensors_module().save(tensors, metadata={META_KEY: meta})
+    return data
 
 
 def _write_npz(handle: Any, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
@@ -417,12 +456,23 @@ def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, An
         raise ValueError(f"{where}: cannot open the file: {exc.strerror or exc}") from None
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     with handle:
-        magic = handle.read(4)
-        if magic != b"PK\x03\x04":
+        head = handle.read(16)
+        if _is_safetensors(head):
+            handle.seek(0)
+            arrays, raw_meta = _read_safetensors(handle.read(), where)
+            return arrays, _parse_meta(raw_meta, where)
+        if head[:4] != b"PK\x03\x04":
+            foreign = _foreign_format(head, Path(path).suffix)
+            if foreign:
+                raise ValueError(f"{where}: not an .npz archive nor a .safetensors file: {foreign}")
             problem = (
-                "the file is empty" if not magic else "it does not start with the zip signature"
+                "the file is empty" if not head else "it does not start with the zip signature"
             )
-            raise ValueError(f"{where}: not an .npz archive ({problem})")
+            raise ValueError(f"{where}: not an .npz archive ({problem}) nor a .safetensors file")
+        handle.seek(0)
+        foreign = _foreign_zip(handle)
+        if foreign:
+            raise ValueError(f"{where}: not an .npz archive nor a .safetensors file: {foreign}")
         handle.seek(0)
         try:
             with np.load(handle, allow_pickle=False) as archive:
@@ -446,7 +496,16 @@ def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, An
     try:
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ValueError(f"expected a 1-D uint8 array, got {raw.dtype} of shape {raw.shape}")
-        meta = json.loads(raw.tobytes().decode("utf-8"))
+        text = raw.tobytes().decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: corrupted layernet metadata: {exc}") from None
+    return arrays, _parse_meta(text, where)
+
+
+def _parse_meta(text: str, where: str) -> dict[str, Any]:
+    """The JSON record, checked for the format name and version."""
+    try:
+        meta = json.loads(text)
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError("not a layernet metadata record")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -456,4 +515,96 @@ def _read(path: PathLike) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, An
             f"{where}: written in layernet file format version {meta.get('version')!r}; "
             f"this layernet reads version {VERSION}"
         )
-    return arrays, meta
+    return meta
+
+
+# -- safetensors and the formats layernet does not read --------------------------------
+
+
+def _is_safetensors(head: bytes) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON object."""
+    return len(head) >= 9 and head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") < 2**32
+
+
+def _read_safetensors(data: bytes, where: str) -> tuple[dict[str, np.ndarray[Any, Any]], str]:
+    """The arrays (state dict names prefixed ``state/`` as in an .npz) and the JSON text."""
+    size = int.from_bytes(data[:8], "little")
+    try:
+        header = json.loads(data[8 : 8 + size].decode("utf-8"))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: truncated or corrupted .safetensors file: {exc}") from None
+    metadata = header.get("__metadata__") or {}
+    text = metadata.get(META_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(text, str):
+        raise ValueError(
+            f"{where}: a .safetensors file without layernet metadata (no {META_KEY!r} entry): "
+            "a plain state dict, from torch or the Hugging Face hub, say. Build the model, then "
+            "model.load_state_dict(safetensors.numpy.load_file(path)) if it uses layernet's "
+            "names and layouts, or layernet.interop.from_torch(model, "
+            "safetensors.numpy.load_file(path)) if it is a torch state dict"
+        )
+    try:
+        tensors = _safetensors_module().load(data)
+    except ImportError:
+        raise
+    except Exception as exc:  # safetensors raises its own SafetensorError
+        raise ValueError(f"{where}: truncated or corrupted .safetensors file: {exc}") from None
+    arrays = {
+        (key if key.startswith(OPTIMIZER_PREFIX) else STATE_PREFIX + key): value
+        for key, value in tensors.items()
+    }
+    return arrays, text
+
+
+_TORCH_ADVICE = (
+    "layernet never unpickles (loading a pickle can run code). In torch, save the weights "
+    "without pickles (safetensors.torch.save_file(model.state_dict(), 'weights.safetensors')), "
+    "then build the same model in layernet and call layernet.interop.from_torch(model, "
+    "safetensors.numpy.load_file('weights.safetensors'))"
+)
+
+
+def _foreign_format(head: bytes, suffix: str) -> str:
+    """What a file that is neither .npz nor .safetensors is, by its first bytes ("" if unknown)."""
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return (
+            "an HDF5 file (Keras .h5 or .weights.h5 weights?), which layernet does not read; "
+            "read its arrays with h5py and pass them to model.load_state_dict (a Keras Dense "
+            "kernel is (in, out), as layernet's Dense weight)"
+        )
+    if head.startswith(b"\x93NUMPY"):
+        return "a single NumPy array (.npy), not a model archive; use np.load for it"
+    if head[:1] == b"\x80" and head[1:2] in {bytes([n]) for n in range(2, 6)}:
+        return (
+            "a Python pickle (torch.save's legacy format, joblib or pickle.dump): " + _TORCH_ADVICE
+        )
+    onnx_fields = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42}  # ModelProto's fields after 1
+    if len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] < 0x80 and head[2] in onnx_fields:
+        return (
+            "an ONNX model (layernet.onnx.export writes them, nothing reads them back into "
+            "layernet); run it with onnxruntime.InferenceSession(path)"
+        )
+    if suffix == ".onnx":
+        return "an ONNX model? It does not parse as one; layernet reads .npz and .safetensors"
+    return ""
+
+
+def _foreign_zip(handle: Any) -> str:
+    """What a zip archive that is not an .npz is ("" if it may be one)."""
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return ""  # np.load reports the damage
+    if any(name.endswith("data.pkl") for name in names):
+        return "a PyTorch file (torch.save's zip archive of pickles); " + _TORCH_ADVICE
+    if "config.json" in names and any(name.endswith(".weights.h5") for name in names):
+        return (
+            "a Keras .keras archive (config.json and HDF5 weights), which layernet does not "
+            "read; rebuild the model in layernet and copy the weights from "
+            "keras_model.get_weights() with model.load_state_dict (a Keras Dense kernel is "
+            "(in, out), as layernet's Dense weight)"
+        )
+    return ""

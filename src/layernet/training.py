@@ -27,13 +27,14 @@ streamed batch is checked as it arrives.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import numbers
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
@@ -42,18 +43,20 @@ import numpy as np
 from ._typing import ArrayLike, FloatArray
 from ._validation import (
     RngLike,
+    as_float_array,
     as_generator,
     check_bool,
     check_finite,
     check_positive_int,
     check_real,
 )
-from .callbacks import Callback, CallbackList
-from .layers.base import Layer, check_unique, check_values
+from .callbacks import Callback, CallbackList, as_callback
+from .layers.base import Layer, check_unique, check_values, min_training_batch
 from .layers.spec import as_spec
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
 from .optimizers import FullBatchOptimizer, Optimizer
+from .schedules import LRSchedule
 
 Pair: TypeAlias = tuple[Any, Any]
 BatchStream: TypeAlias = "Iterable[Pair] | Callable[[], Iterable[Pair]]"
@@ -108,6 +111,89 @@ class History:
         keys = ", ".join(self.history)
         return f"History({len(self.epoch)} epochs: {keys})"
 
+    def to_dataframe(self) -> Any:
+        """The history as a pandas DataFrame: one row per epoch, one column per log key.
+
+        The index is the epoch (named ``"epoch"``, from 0, as :attr:`epoch`);
+        the columns are the keys of :attr:`history` in their order. Needs
+        pandas (``pip install "layernet[pandas]"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        pd = _optional("pandas", "History.to_dataframe", "pandas")
+        index = pd.Index(self.epoch, name="epoch")
+        return pd.DataFrame(
+            {key: list(values) for key, values in self.history.items()}, index=index
+        )
+
+    def plot(
+        self, keys: Sequence[str] | None = None, *, figsize: tuple[float, float] | None = None
+    ) -> Any:
+        """Plot each logged quantity against the epoch, its ``val_`` twin on the same axes.
+
+        One subplot per quantity (``loss``, each metric, ``lr``...), side by
+        side, with epochs counted from 1 on the x axis; a validation curve is
+        dashed. Needs matplotlib (``pip install "layernet[plot]"``).
+
+        Parameters
+        ----------
+        keys : list of str, optional
+            The quantities to plot, without ``val_`` (e.g. ``["loss", "accuracy"]``);
+            all by default.
+        figsize : (width, height), optional
+            Inches; 4 wide per subplot by 3 high by default.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        plt = _optional("matplotlib.pyplot", "History.plot", "plot")
+        available = [k for k in self.history if not k.startswith("val_")]
+        available += [
+            k[4:] for k in self.history if k.startswith("val_") and k[4:] not in available
+        ]
+        if keys is None:
+            chosen = available
+        else:
+            if isinstance(keys, str):
+                raise TypeError(
+                    f"History.plot: keys must be a list, got {keys!r}; write [{keys!r}]"
+                )
+            chosen = list(keys)
+            unknown = [k for k in chosen if k not in available]
+            if unknown:
+                raise ValueError(
+                    f"History.plot: nothing logged under {unknown}; choose among {available}"
+                )
+        if not chosen:
+            raise ValueError("History.plot: the history is empty; fit for at least one epoch")
+        size = figsize if figsize is not None else (4.0 * len(chosen), 3.0)
+        figure, axes = plt.subplots(1, len(chosen), figsize=size, squeeze=False)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, key in zip(axes[0], chosen, strict=True):
+            for name, style in ((key, "-"), ("val_" + key, "--")):
+                if name in self.history:
+                    ax.plot(epochs, self.history[name], style, label=name)
+            ax.set_xlabel("epoch")
+            ax.set_title(key)
+            ax.legend()
+        figure.tight_layout()
+        return figure
+
+
+def _optional(module: str, who: str, extra: str) -> Any:
+    """Import an optional dependency, or raise an ImportError naming the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise ImportError(
+            f"{who} needs {package}, which is not installed; install it with "
+            f'pip install "layernet[{extra}]" (or pip install {package})'
+        ) from None
+
 
 # -- checking what fit and evaluate receive --------------------------------------------
 
@@ -145,14 +231,10 @@ def _check_verbose(value: object) -> int:
     return value
 
 
-def _check_callbacks(callbacks: Iterable[Callback]) -> list[Callback]:
-    if isinstance(callbacks, Callback):
+def _check_callbacks(callbacks: Iterable[Callback | LRSchedule]) -> list[Callback]:
+    if isinstance(callbacks, (Callback, LRSchedule)):
         raise TypeError(f"fit: callbacks must be a list, got {callbacks!r}; wrap it in [ ]")
-    result = list(callbacks)
-    for i, cb in enumerate(result):
-        if not isinstance(cb, Callback):
-            raise TypeError(f"fit: callbacks[{i}] must be a Callback, got {type(cb).__name__}")
-    return result
+    return [as_callback(cb, i) for i, cb in enumerate(callbacks)]
 
 
 def _length(y: object, where: str, what: str) -> int:
@@ -245,19 +327,30 @@ _GATHER_EPOCH_BYTES = 16 << 20
 per batch); larger ones gather each batch, so training never holds a second copy of them."""
 
 
+Batch: TypeAlias = "tuple[FloatArray, Any, FloatArray | None]"
+"""One batch as the loop sees it: inputs, raw targets, per-sample weights (None: unweighted)."""
+
+
 def _gathered_batches(
-    x: FloatArray, y: np.ndarray[Any, Any], perm: np.ndarray[Any, Any], batch_size: int
-) -> Iterator[tuple[FloatArray, np.ndarray[Any, Any]]]:
-    for start in range(0, x.shape[0], batch_size):
+    x: FloatArray,
+    y: np.ndarray[Any, Any],
+    w: FloatArray | None,
+    perm: np.ndarray[Any, Any],
+    batch_size: int,
+    stop: int,
+) -> Iterator[Batch]:
+    for start in range(0, stop, batch_size):
         rows = perm[start : start + batch_size]
-        yield np.take(x, rows, axis=0), np.take(y, rows, axis=0)
+        wb = None if w is None else np.take(w, rows)
+        yield np.take(x, rows, axis=0), np.take(y, rows, axis=0), wb
 
 
 def _array_batches(
-    x: FloatArray, y: np.ndarray[Any, Any], batch_size: int
-) -> Iterator[tuple[FloatArray, np.ndarray[Any, Any]]]:
-    for start in range(0, x.shape[0], batch_size):
-        yield x[start : start + batch_size], y[start : start + batch_size]
+    x: FloatArray, y: np.ndarray[Any, Any], w: FloatArray | None, batch_size: int, stop: int
+) -> Iterator[Batch]:
+    for start in range(0, stop, batch_size):
+        end = start + batch_size
+        yield x[start:end], y[start:end], None if w is None else w[start:end]
 
 
 class _Stream:
@@ -277,9 +370,7 @@ class _Stream:
         """Whether the source is an iterator that a second pass would find empty."""
         return not callable(self.source) and iter(self.source) is self.source
 
-    def batches(
-        self, epoch: int, gen: np.random.Generator | None = None
-    ) -> Iterator[tuple[FloatArray, Any]]:
+    def batches(self, epoch: int, gen: np.random.Generator | None = None) -> Iterator[Batch]:
         """The epoch's batches in the source's order (``gen`` is ignored: no shuffling)."""
         source = self.source() if callable(self.source) else self.source
         count = 0
@@ -307,7 +398,7 @@ class _Stream:
                 ) from None
             check_finite(xb, f"{what}: x_batch")
             count += 1
-            yield xb, item[1]
+            yield xb, item[1], None
         if count == 0:
             raise ValueError(
                 f"{self.where}: epoch {epoch + 1} got no batches. A generator is used up after "
@@ -334,26 +425,47 @@ class _Stream:
 
 
 class _Arrays:
-    """An in-memory data set, checked once: a fresh permutation per epoch, then slices."""
+    """An in-memory data set, checked once: a fresh permutation per epoch, then slices.
+
+    ``w`` holds the per-sample weights (None: unweighted); with ``drop_last``
+    the rows after the last full batch are left out of each epoch.
+    """
 
     checked = True
 
-    def __init__(self, x: FloatArray, y: np.ndarray[Any, Any], batch_size: int) -> None:
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.samples: int | None = int(x.shape[0])
-        self.steps: int | None = -(-x.shape[0] // batch_size)
+    def __init__(
+        self,
+        x: FloatArray,
+        y: np.ndarray[Any, Any],
+        batch_size: int,
+        w: FloatArray | None = None,
+        drop_last: bool = False,
+    ) -> None:
+        self.x, self.y, self.batch_size, self.w = x, y, batch_size, w
+        self.drop_last = drop_last
+        n = int(x.shape[0])
+        self.samples: int | None = n
+        self.steps: int | None = n // batch_size if drop_last else -(-n // batch_size)
+        self.stop = n - n % batch_size if drop_last else n
 
-    def batches(
-        self, epoch: int, gen: np.random.Generator | None
-    ) -> Iterator[tuple[FloatArray, Any]]:
+    def batch_sizes(self) -> set[int]:
+        """The sizes of the batches of an epoch."""
+        n, size = int(self.x.shape[0]), self.batch_size
+        sizes = {min(n, size)} if self.stop else set()
+        if self.stop % size:
+            sizes.add(self.stop % size)
+        return sizes
+
+    def batches(self, epoch: int, gen: np.random.Generator | None) -> Iterator[Batch]:
         """The epoch's batches; with ``gen``, in a fresh permutation gathered once."""
-        x, y = self.x, self.y
+        x, y, w, size, stop = self.x, self.y, self.w, self.batch_size, self.stop
         if gen is None:
-            return _array_batches(x, y, self.batch_size)
+            return _array_batches(x, y, w, size, stop)
         perm = gen.permutation(x.shape[0])
         if x.nbytes + y.nbytes > _GATHER_EPOCH_BYTES:
-            return _gathered_batches(x, y, perm, self.batch_size)
-        return _array_batches(np.take(x, perm, axis=0), np.take(y, perm, axis=0), self.batch_size)
+            return _gathered_batches(x, y, w, perm, size, stop)
+        wp = None if w is None else np.take(w, perm)
+        return _array_batches(np.take(x, perm, axis=0), np.take(y, perm, axis=0), wp, size, stop)
 
     def target(self, pred: FloatArray, y: Any, what: str) -> np.ndarray[Any, Any]:
         """The target, already checked for the whole set."""
@@ -366,6 +478,116 @@ class _Arrays:
 
 
 _Data: TypeAlias = "_Arrays | _Stream"
+
+
+def _sample_weights(
+    train: _Data,
+    loss: Loss,
+    sample_weight: ArrayLike | None,
+    class_weight: Mapping[int, float] | None,
+    where: str = "fit",
+) -> FloatArray | None:
+    """The per-sample weights of the training rows, ``sample_weight * class_weight[y]``.
+
+    None when neither is given. Checked once: lengths, values, the classes of
+    ``y`` against ``class_weight``'s keys, and that the loss can weight rows.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    given = "sample_weight" if class_weight is None else "class_weight"
+    if not isinstance(train, _Arrays):
+        raise ValueError(
+            f"{where}: {given} needs x and y as arrays; with streamed batches, weight the "
+            "samples inside the loss instead"
+        )
+    if type(loss).sample_losses is Loss.sample_losses:
+        raise ValueError(
+            f"{where}: {given} needs a loss that splits its value by rows; {loss!r} does not "
+            "implement Loss.sample_losses()"
+        )
+    n = int(train.x.shape[0])
+    weights = np.ones(n)
+    if sample_weight is not None:
+        sw = as_float_array(sample_weight, np.dtype(np.float64), f"{where}: sample_weight")
+        if sw.shape not in ((n,), (n, 1)):
+            raise ValueError(
+                f"{where}: sample_weight must hold one weight per sample, shape ({n},), "
+                f"got shape {sw.shape}"
+            )
+        sw = sw.reshape(n)
+        check_finite(sw, f"{where}: sample_weight")
+        if (sw < 0).any():
+            raise ValueError(
+                f"{where}: sample_weight must be >= 0, got {sw[sw < 0][0]} "
+                f"(sample {int(np.argmax(sw < 0))})"
+            )
+        weights *= sw
+    if class_weight is not None:
+        weights *= _class_weight_per_sample(class_weight, train.y, where)
+    return weights.astype(train.x.dtype, copy=False)
+
+
+def _class_weight_per_sample(
+    class_weight: Mapping[int, float], y: np.ndarray[Any, Any], where: str
+) -> FloatArray:
+    """``class_weight[c_i]`` for each sample's class ``c_i`` (Keras: one-hot rows by argmax)."""
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(
+            f"{where}: class_weight must be a dict mapping class index to weight, e.g. "
+            f"{{0: 1.0, 1: 5.0}}, got {type(class_weight).__name__}"
+        )
+    table: dict[int, float] = {}
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral) or key < 0:
+            raise ValueError(
+                f"{where}: class_weight keys must be class indices (ints >= 0), got {key!r}"
+            )
+        table[int(key)] = check_real(value, f"class_weight[{key}]", where, low=0)
+    labels = y.reshape(len(y), -1)
+    if labels.shape[1] > 1:
+        classes = np.argmax(labels, axis=1)
+    else:
+        values = labels[:, 0]
+        if not np.array_equal(values, np.round(values)):
+            bad = values[values != np.round(values)][0]
+            raise ValueError(
+                f"{where}: class_weight needs class labels in y, got the value {bad}; "
+                "pass integer labels, 0/1 targets or one-hot rows"
+            )
+        classes = values.astype(np.intp)
+    present = np.unique(classes)
+    missing = [int(c) for c in present if int(c) not in table]
+    if missing:
+        raise ValueError(
+            f"{where}: class_weight has no weight for class(es) {missing} found in y "
+            f"(it has {sorted(table)}); give every class a weight"
+        )
+    lookup = np.zeros(int(present.max()) + 1)
+    for c in present:
+        lookup[c] = table[int(c)]
+    result: FloatArray = lookup[classes]
+    return result
+
+
+def _check_batch_sizes(model: Layer, train: _Data, size: int) -> None:
+    """Refuse, before the first epoch, a batch smaller than some layer accepts in training."""
+    if not isinstance(train, _Arrays):
+        return
+    n = int(train.x.shape[0])
+    if not train.stop:
+        raise ValueError(
+            f"fit: drop_last=True with batch_size={size} leaves no batch of the {n} training "
+            f"samples; use a batch_size <= {n}"
+        )
+    need, layer = min_training_batch(model, tuple(train.x.shape[1:]))
+    smallest = min(train.batch_sizes())
+    if smallest < need:
+        raise ValueError(
+            f"fit: the last batch of each epoch would hold {smallest} sample(s) "
+            f"({n} samples, batch_size={size}), but {layer!r} needs at least {need} rows per "
+            "batch in training; pass drop_last=True, or a batch_size that leaves a larger "
+            "last batch"
+        )
 
 
 def _make_data(
@@ -402,11 +624,11 @@ def _evaluate_data(
     """Loss (the mean over rows) and metrics over a data set, in inference mode."""
     total, rows = 0.0, 0
     stats: list[FloatArray | None] = [None] * len(metrics)
-    for b, (xb, yb_raw) in enumerate(data.batches(0, None)):
+    for b, (xb, yb_raw, wb) in enumerate(data.batches(0, None)):
         pred = model.forward(xb, training=False)
         yb = data.target(pred, yb_raw, f"batch {b + 1}")
         n = xb.shape[0]
-        total += loss.forward(pred, yb) * n
+        total += (loss.forward(pred, yb) if wb is None else loss.weighted_forward(pred, yb, wb)) * n
         rows += n
         for i, metric in enumerate(metrics):
             stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
@@ -421,6 +643,7 @@ def evaluate(
     loss: Loss,
     metrics: Iterable[MetricLike] = (),
     batch_size: int = 32,
+    sample_weight: ArrayLike | None = None,
 ) -> dict[str, float]:
     """The loss and metrics of ``model`` on ``(x, y)``, in inference mode, in batches.
 
@@ -433,6 +656,10 @@ def evaluate(
     metrics : list of Metric or str
     batch_size : int
         Rows per forward pass; the results do not depend on it (up to rounding).
+    sample_weight : array-like of shape (n,), optional
+        Weights the loss as ``fit``'s ``sample_weight`` does (Keras's
+        meaning: ``sum_i w_i l_i`` over the sample count); the metrics stay
+        unweighted. Arrays only.
 
     Returns
     -------
@@ -440,10 +667,13 @@ def evaluate(
         ``"loss"`` (the mean over every sample) and each metric's name.
     """
     _check_components(model, loss, None, "evaluate")
-    metric_list = get_metrics(metrics)
+    metric_list = get_metrics(metrics, loss.pred_kind)
     size = check_positive_int(batch_size, "batch_size", "evaluate")
     try:
         data = _make_data(model, loss, metric_list, x, y, size, "evaluate")
+        weights = _sample_weights(data, loss, sample_weight, None, "evaluate")
+        if isinstance(data, _Arrays) and weights is not None:
+            data = _Arrays(data.x, data.y, size, weights)
         return _evaluate_data(model, loss, metric_list, data)
     finally:
         model.clear_cache()
@@ -514,9 +744,12 @@ def fit(
     epochs: int,
     batch_size: int | None = None,
     shuffle: bool | None = None,
+    drop_last: bool = False,
+    sample_weight: ArrayLike | None = None,
+    class_weight: Mapping[int, float] | None = None,
     validation_data: Any = None,
     validation_split: float = 0.0,
-    callbacks: Iterable[Callback] = (),
+    callbacks: Iterable[Callback | LRSchedule] = (),
     metrics: Iterable[MetricLike] = (),
     verbose: int = 1,
     rng: RngLike = None,
@@ -563,6 +796,23 @@ def fit(
         Draw a fresh permutation each epoch. Arrays only: a stream is read
         in its own order, and ``shuffle=True`` with one is a ValueError
         (shuffle inside the stream).
+    drop_last : bool
+        Leave out the rows after the last full batch of each epoch (which
+        rows, with ``shuffle``, changes from epoch to epoch), as torch's
+        ``DataLoader(drop_last=True)``; arrays only.
+    sample_weight : array-like of shape (n,), optional
+        A weight >= 0 per sample (Keras's meaning): each sample's loss is
+        multiplied by its weight and the batch loss divided by the same
+        count as the unweighted mean (Keras's ``"sum_over_batch_size"``,
+        not the sum of the weights), so weights of 1 change nothing.
+        Applies to the training loss only; validation loss and metrics are
+        unweighted. Arrays only; the loss must implement
+        :meth:`~layernet.Loss.sample_losses` (all of layernet's do).
+    class_weight : dict of int to float, optional
+        A weight >= 0 per class index, applied as a per-sample weight to
+        each sample of that class (the class is the label, the 0/1 target,
+        or the argmax of a one-hot row); every class in ``y`` needs a
+        weight. With ``sample_weight`` too, the two multiply.
     validation_data : (x_val, y_val), or a callable returning batches
         Evaluated after every epoch, in inference mode; logged as
         ``"val_loss"`` and ``"val_<metric>"``.
@@ -572,8 +822,10 @@ def fit(
         sorted data), layernet shuffles the rows with ``rng`` first and
         then holds out the last ``validation_split`` of them; the split is
         drawn once per call. Cannot be combined with ``validation_data``.
-    callbacks : list of Callback
-        E.g. ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``. A
+    callbacks : list of Callback or LRSchedule
+        E.g. ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``; a
+        learning-rate schedule (``StepLR(optimizer, 10)``...) is stepped
+        once per epoch (:class:`~layernet.callbacks.ScheduleCallback`). A
         ``TerminateOnNaN()`` is added unless one is given: a NaN or
         infinite batch loss raises a RuntimeError naming the epoch and
         batch, before that batch's step is applied.
@@ -635,12 +887,13 @@ def fit(
             "SGD(model.parameters(), lr=0.1), got None"
         )
     shuffled = True if shuffle is None else check_bool(shuffle, "shuffle", "fit")
+    drop_last = check_bool(drop_last, "drop_last", "fit")
     n_epochs = check_positive_int(epochs, "epochs", "fit")
     first = _check_initial_epoch(initial_epoch, n_epochs)
     size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", "fit")
     split = check_real(validation_split, "validation_split", "fit", low=0, high=1)
     level = _check_verbose(verbose)
-    metric_list = get_metrics(metrics)
+    metric_list = get_metrics(metrics, loss.pred_kind)
     user_callbacks = _check_callbacks(callbacks)
     gen = as_generator(rng)
     start_rng = copy.deepcopy(gen)  # as epoch 0 found it: what a checkpoint keeps
@@ -649,6 +902,18 @@ def fit(
     train = _make_data(model, loss, metric_list, x, y, size, "fit")
     if isinstance(train, _Stream):
         _refuse_for_streams(batch_size=batch_size, shuffle=shuffle, rng=rng)
+    weights = _sample_weights(train, loss, sample_weight, class_weight)
+    if drop_last and (full_batch or not isinstance(train, _Arrays)):
+        raise ValueError(
+            "fit: drop_last applies to mini-batches of x and y as arrays; "
+            + (
+                f"{type(optimizer).__name__} trains on every row at once"
+                if full_batch
+                else "a stream's batches are used as they come (leave out the short one there)"
+            )
+        )
+    if isinstance(train, _Arrays):
+        train = _Arrays(train.x, train.y, size, weights, drop_last)
     val: _Data | None = None
     if split:
         if validation_data is not None:
@@ -673,6 +938,7 @@ def fit(
             f"fit: {type(optimizer).__name__} is full-batch and needs x and y as arrays, "
             "not a stream"
         )
+    _check_batch_sizes(model, train, size)
 
     keys = ["loss", *(m.name for m in metric_list)]
     if val is not None:
@@ -795,7 +1061,7 @@ def _stop_between_batches(data: _Data, interrupt: _Interrupt) -> None:
     """Make ``data.batches`` raise KeyboardInterrupt before a batch once Ctrl-C was pressed."""
     batches = data.batches
 
-    def checked(epoch: int, gen: np.random.Generator | None) -> Iterator[tuple[FloatArray, Any]]:
+    def checked(epoch: int, gen: np.random.Generator | None) -> Iterator[Batch]:
         for item in batches(epoch, gen):
             if interrupt.requested:
                 raise KeyboardInterrupt
@@ -816,8 +1082,9 @@ def _split(train: _Arrays, split: float, gen: np.random.Generator) -> tuple[_Arr
         )
     perm = gen.permutation(n)
     head, tail = perm[:split_at], perm[split_at:]
+    w = None if train.w is None else train.w[head]  # validation is unweighted
     return (
-        _Arrays(x[head], y[head], train.batch_size),
+        _Arrays(x[head], y[head], train.batch_size, w, train.drop_last),
         _Arrays(x[tail], y[tail], train.batch_size),
     )
 
@@ -845,6 +1112,20 @@ def _validation(
         "fit: validation_data must be a pair (x_val, y_val), or a callable returning an "
         f"iterable of (x_batch, y_batch) pairs, got {type(data).__name__}"
     )
+
+
+def _step(
+    model: Layer, loss: Loss, x: FloatArray, y: np.ndarray[Any, Any], w: FloatArray | None
+) -> float:
+    """Forward, loss (sample-weighted when ``w`` is given) and backward; return the loss."""
+    pred = model.forward(x, training=True)
+    if w is None:
+        value = loss.forward(pred, y)
+        model.backward_parameters(loss.backward())
+    else:
+        value = loss.weighted_forward(pred, y, w)
+        model.backward_parameters(loss.weighted_backward(w))
+    return value
 
 
 class _Run:
@@ -919,7 +1200,7 @@ class _Run:
         checked = data.checked
         total, rows = 0.0, 0
         stats: list[FloatArray | None] = [None] * len(metrics)
-        for b, (xb, yb_raw) in enumerate(data.batches(epoch, gen)):
+        for b, (xb, yb_raw, wb) in enumerate(data.batches(epoch, gen)):
             n = xb.shape[0]
             if hooks:
                 callbacks.on_batch_begin(b, {"batch": b, "size": n})
@@ -929,13 +1210,13 @@ class _Run:
                 if checked
                 else data.target(pred, yb_raw, f"batch {b + 1} of epoch {epoch + 1}")
             )
-            value = loss.forward(pred, yb)
+            value = loss.forward(pred, yb) if wb is None else loss.weighted_forward(pred, yb, wb)
             if not math.isfinite(value):
                 callbacks.on_nonfinite_loss(epoch, b, value)  # TerminateOnNaN raises or stops
                 return None
             for i, metric in enumerate(metrics):
                 stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
-            model.backward_parameters(loss.backward())
+            model.backward_parameters(loss.backward() if wb is None else loss.weighted_backward(wb))
             optimizer.step()
             self.steps = b + 1
             total += value * n
@@ -957,7 +1238,7 @@ class _Run:
         first: int = 0,
     ) -> None:
         model, loss, callbacks = self.model, self.loss, self.callbacks
-        x, y, size = train.x, train.y, train.batch_size
+        x, y, w, size = train.x, train.y, train.w, train.batch_size
         n = x.shape[0]
         params = optimizer.params
         sums = [np.zeros_like(p.grad) for p in params] if n > size else []
@@ -971,18 +1252,16 @@ class _Run:
                 self.epoch = epoch
                 callbacks.on_epoch_begin(epoch, {})
             if not sums:  # the whole set in one pass
-                value = loss.forward(model.forward(x, training=True), y)
-                model.backward_parameters(loss.backward())
-                return value
+                return _step(model, loss, x, y, w)
             # L = sum_b (n_b / n) L_b, so dL/dp = sum_b (n_b / n) dL_b/dp
             total = 0.0
             for s in sums:
                 s[...] = 0.0
             for first in range(0, n, size):
-                xb, yb = x[first : first + size], y[first : first + size]
-                weight = xb.shape[0] / n
-                total += loss.forward(model.forward(xb, training=True), yb) * weight
-                model.backward_parameters(loss.backward())
+                rows = slice(first, first + size)
+                wb = None if w is None else w[rows]
+                weight = (min(n, first + size) - first) / n
+                total += _step(model, loss, x[rows], y[rows], wb) * weight
                 for s, p in zip(sums, params, strict=True):
                     s += weight * p.grad
             for s, p in zip(sums, params, strict=True):

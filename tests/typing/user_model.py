@@ -11,7 +11,27 @@ import tempfile
 import numpy as np
 
 import layernet
-from layernet import SGD, Dense, FloatArray, Layer, MSELoss, Parameter, Sequential, Sigmoid
+from layernet import (
+    SGD,
+    Callback,
+    Dense,
+    FloatArray,
+    Layer,
+    Logs,
+    MSELoss,
+    Parameter,
+    Sequential,
+    Sigmoid,
+)
+
+
+class EpochLosses(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self.losses.append(float((logs or {})["loss"]))
 
 
 def build(seed: int) -> Sequential:
@@ -47,7 +67,7 @@ def fit_and_keep(model: Sequential, x: FloatArray, y: FloatArray, path: str) -> 
         batch_size=2,
         validation_data=(x, y),
         metrics=["accuracy", layernet.R2Score()],
-        callbacks=[stopper],
+        callbacks=[stopper, EpochLosses(), layernet.ReduceLROnPlateau(patience=2)],
         verbose=0,
         rng=0,
     )

@@ -11,10 +11,13 @@ from .activations import Softmax as Softmax
 from .activations import Softplus as Softplus
 from .activations import Tanh as Tanh
 from .base import Layer as Layer
+from .containers import Parallel as Parallel
+from .containers import Residual as Residual
 from .conv import Conv1d as Conv1d
 from .conv import Conv2d as Conv2d
 from .dense import Dense as Dense
 from .normalization import BatchNorm1d as BatchNorm1d
+from .normalization import BatchNorm2d as BatchNorm2d
 from .normalization import LayerNorm as LayerNorm
 from .pooling import AvgPool1d as AvgPool1d
 from .pooling import AvgPool2d as AvgPool2d
@@ -24,6 +27,8 @@ from .pooling import MaxPool1d as MaxPool1d
 from .pooling import MaxPool2d as MaxPool2d
 from .regularization import Dropout as Dropout
 from .reshape import Flatten as Flatten
+from .reshape import Permute as Permute
+from .reshape import Reshape as Reshape
 
 __all__ = [
     "ELU",
@@ -32,6 +37,7 @@ __all__ = [
     "AvgPool1d",
     "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
     "Conv1d",
     "Conv2d",
     "Dense",
@@ -45,7 +51,11 @@ __all__ = [
     "LeakyReLU",
     "MaxPool1d",
     "MaxPool2d",
+    "Parallel",
+    "Permute",
     "ReLU",
+    "Reshape",
+    "Residual",
     "Sigmoid",
     "Softmax",
     "Softplus",

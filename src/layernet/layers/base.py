@@ -296,6 +296,17 @@ class Layer(ABC):
         """The per-sample output shape for a per-sample input shape (``None``: unknown)."""
         return input_shape if self.shape_preserving else None
 
+    def min_training_batch(self, input_shape: Shape | None) -> int:
+        """The fewest rows a training-mode forward of this layer accepts (1 by default).
+
+        ``input_shape`` is the per-sample input shape (``None`` or ``None``
+        entries where unknown). A layer that computes batch statistics
+        (BatchNorm) needs more than one value per channel; ``fit`` walks the
+        model with :func:`min_training_batch` and refuses, before the first
+        epoch, a batch size that would leave a smaller batch.
+        """
+        return 1
+
     def child_shapes(
         self, input_shape: Shape | None
     ) -> Iterator[tuple[str, Layer, Shape | None, Shape | None]]:
@@ -383,6 +394,21 @@ def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None
             else "use x[np.newaxis] (or x.reshape(1, *x.shape))"
         )
     raise ValueError(message)
+
+
+def min_training_batch(layer: Layer, input_shape: Shape | None) -> tuple[int, Layer]:
+    """The most rows any layer of ``layer``'s tree needs per training batch, and that layer.
+
+    Walks the tree through :meth:`Layer.child_shapes`, so each child is asked
+    with the input shape it gets where the container knows it (``None``
+    otherwise, and the layer then answers for the worst case).
+    """
+    need, who = layer.min_training_batch(input_shape), layer
+    for _, child, child_in, _ in layer.child_shapes(input_shape):
+        child_need, child_who = min_training_batch(child, child_in)
+        if child_need > need:
+            need, who = child_need, child_who
+    return need, who
 
 
 def check_unique(children: Iterable[tuple[str, Layer]], owner: str) -> None:

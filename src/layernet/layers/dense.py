@@ -1,4 +1,4 @@
-"""Dense: the fully connected layer ``y = x @ W + b``."""
+"""Dense: the fully connected layer ``y = x @ W + b``, on the last axis of any input."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
 from .base import Layer
 from .registry import register
+from .spec import InputSpec
 
 
 @register
@@ -42,7 +43,11 @@ class Dense(Layer):
 
     Notes
     -----
-    Forward, for ``x`` of shape (batch, in): ``y = x @ W + b``.
+    Forward, for ``x`` of shape (batch, in): ``y = x @ W + b``. An input of
+    shape (batch, *, in), such as a sequence (batch, time, in), is mapped
+    along its last axis, as torch's ``Linear``: the leading axes are folded
+    into the rows of one matrix (a reshape, no copy for contiguous input),
+    ``y = x.reshape(-1, in) @ W + b``, and unfolded again.
 
     Backward, given ``g = dL/dy`` of shape (batch, out): since
     ``y[n, j] = sum_i x[n, i] W[i, j] + b[j]``,
@@ -50,6 +55,10 @@ class Dense(Layer):
     - ``dL/dW = x.T @ g``  (each weight sees its input times the output's gradient),
     - ``dL/db = g.sum(axis=0)``  (the bias feeds every sample),
     - ``dL/dx = g @ W.T``.
+
+    For more axes the rows ``n`` run over every leading position, so the
+    same formulas hold on the folded ``x`` and ``g``: every position's
+    gradient adds into ``dL/dW`` and ``dL/db``.
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
@@ -108,6 +117,11 @@ class Dense(Layer):
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._x = x
+        if x.ndim != 2:  # (batch, *, in): fold the leading axes into rows
+            y = x.reshape(-1, self.in_features) @ self.weight.value
+            if self.use_bias:
+                y += self.bias.value
+            return y.reshape(*x.shape[:-1], self.out_features)
         y = x @ self.weight.value
         if self.use_bias:
             y += self.bias.value
@@ -115,6 +129,9 @@ class Dense(Layer):
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         self.backward_parameters(grad_out)
+        if grad_out.ndim != 2:
+            folded: FloatArray = grad_out.reshape(-1, self.out_features) @ self.weight.value.T
+            return folded.reshape(*grad_out.shape[:-1], self.in_features)
         grad_in: FloatArray = grad_out @ self.weight.value.T
         return grad_in
 
@@ -122,6 +139,9 @@ class Dense(Layer):
         x = self._x
         if x is None:
             raise self._not_run_yet()
+        if x.ndim != 2:
+            x = x.reshape(-1, self.in_features)
+            grad_out = grad_out.reshape(-1, self.out_features)
         np.matmul(x.T, grad_out, out=self.weight.grad)
         if self.use_bias:
             np.add.reduce(grad_out, axis=0, out=self.bias.grad)
@@ -135,11 +155,14 @@ class Dense(Layer):
         }
 
     @property
-    def input_spec(self) -> Shape:
-        return (self.in_features,)
+    def input_spec(self) -> InputSpec:
+        """``(batch, ..., in_features)``: mapped along the last axis."""
+        return InputSpec(min_rank=1, axes={-1: self.in_features})
 
     def output_shape(self, input_shape: Shape | None) -> Shape:
-        return (self.out_features,)
+        """The input's shape with its last axis ``out_features``."""
+        leading = () if input_shape is None else tuple(input_shape[:-1])
+        return (*leading, self.out_features)
 
     def __repr__(self) -> str:
         return f"Dense({self.in_features} -> {self.out_features})"

@@ -1,13 +1,14 @@
-"""Normalization layers: BatchNorm1d and LayerNorm."""
+"""Normalization layers: BatchNorm1d, BatchNorm2d (one BatchNorm underneath) and LayerNorm."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._typing import DTypeLike, FloatArray, as_float_dtype
+from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import check_positive_int, check_real
 from ..parameter import Parameter
 from .base import Layer
@@ -15,23 +16,25 @@ from .registry import register
 from .spec import InputSpec
 
 
-@register
-class BatchNorm1d(Layer):
-    """Batch normalization over the batch (and length) axes, as torch's ``BatchNorm1d``.
+class BatchNorm(Layer):
+    """Batch normalization per channel (axis 1), as torch's ``BatchNorm1d``/``BatchNorm2d``.
 
-    For input of shape (batch, C) or (batch, C, L), per channel ``c``::
+    For input of shape (batch, C, *spatial), per channel ``c``::
 
         y = gamma_c * (x - mean_c) / sqrt(var_c + eps) + beta_c
 
     In training, ``mean_c`` and ``var_c`` (biased) are the statistics of the
-    batch over its ``n = batch`` (or ``batch * L``) values of channel ``c``,
-    and the running statistics move towards them::
+    batch over its ``n = batch * prod(spatial)`` values of channel ``c``
+    (every axis but the channel axis), and the running statistics move
+    towards them::
 
         running_mean = (1 - momentum) * running_mean + momentum * mean
         running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)
 
     (the unbiased variance, as torch). In inference the running statistics
-    are used instead and nothing is updated.
+    are used instead and nothing is updated. Abstract: the subclasses
+    :class:`BatchNorm1d` and :class:`BatchNorm2d` only say which input ranks
+    they take.
 
     Parameters
     ----------
@@ -78,7 +81,7 @@ class BatchNorm1d(Layer):
         *,
         dtype: DTypeLike = np.float64,
     ) -> None:
-        name = f"BatchNorm1d({num_features!r})"
+        name = f"{type(self).__name__}({num_features!r})"
         self.num_features = check_positive_int(num_features, "num_features", name)
         self.momentum = check_real(momentum, "momentum", name)
         if not 0.0 <= self.momentum <= 1.0:
@@ -92,14 +95,22 @@ class BatchNorm1d(Layer):
         self.running_var = np.ones(c, dtype=self.dtype)
         self._cache: tuple[FloatArray, FloatArray, bool] | None = None
 
+    def min_training_batch(self, input_shape: Shape | None) -> int:
+        """2 rows for input (batch, C); 1 for (batch, C, L) with a known L >= 2.
+
+        Training normalises each channel over ``batch * L`` values and needs
+        at least two; with L unknown, the worst case (L = 1) is assumed.
+        """
+        per_row = input_shape[1] if input_shape is not None and len(input_shape) == 2 else 1
+        return 1 if per_row is not None and per_row >= 2 else 2
+
     def reset_running_stats(self) -> None:
         """Running mean back to zeros, running variance back to ones (in place)."""
         self.running_mean[...] = 0.0
         self.running_var[...] = 1.0
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        view = (1, -1) if x.ndim == 2 else (1, -1, 1)
+        axes, view = _channel_axes(x.ndim)
         if training:
             n = x.size // self.num_features
             if n < 2:
@@ -133,8 +144,7 @@ class BatchNorm1d(Layer):
         if cache is None:
             raise self._not_run_yet()
         x_hat, inv_std, training = cache
-        axes = (0,) if grad_out.ndim == 2 else (0, 2)
-        view = (1, -1) if grad_out.ndim == 2 else (1, -1, 1)
+        axes, view = _channel_axes(grad_out.ndim)
         np.sum(grad_out, axis=axes, out=self.beta.grad)
         np.sum(grad_out * x_hat, axis=axes, out=self.gamma.grad)
         scale = self.gamma.value * inv_std
@@ -161,12 +171,46 @@ class BatchNorm1d(Layer):
         }
 
     @property
+    @abstractmethod
+    def input_spec(self) -> InputSpec:
+        """The ranks this batch norm takes, channel axis first (each subclass says)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+
+def _channel_axes(ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The axes a channel's statistics run over, and the shape that broadcasts them back."""
+    return (0, *range(2, ndim)), (1, -1, *(1,) * (ndim - 2))
+
+
+@register
+class BatchNorm1d(BatchNorm):
+    """:class:`BatchNorm` on ``(batch, C)`` or ``(batch, C, L)``, as torch's ``BatchNorm1d``.
+
+    Statistics run over the batch (and length) axes; see :class:`BatchNorm`
+    for the maths and its backward derivation.
+    """
+
+    @property
     def input_spec(self) -> InputSpec:
         """``(batch, C)`` or ``(batch, C, length)``."""
         return InputSpec(min_rank=1, max_rank=2, axes={0: self.num_features})
 
-    def __repr__(self) -> str:
-        return f"BatchNorm1d({self.num_features})"
+
+@register
+class BatchNorm2d(BatchNorm):
+    """:class:`BatchNorm` on images ``(batch, C, H, W)``, as torch's ``BatchNorm2d``.
+
+    Each channel's statistics run over the ``n = batch * H * W`` values of
+    the batch, height and width axes; see :class:`BatchNorm` for the maths
+    and its backward derivation.
+    """
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, C, height, width)``."""
+        return InputSpec(3, axes={0: self.num_features})
 
 
 @register

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._typing import FloatArray
 from .._validation import check_real
-from ..parameter import Parameter, flat_span, pack_parameters
+from ..parameter import Parameter, flat_span, moves, pack_parameters
 
 Scratch = Sequence[FloatArray]
 """A unit's temporaries: arrays shaped like it whose contents do not outlive one step."""
@@ -148,6 +148,7 @@ class _Layout:
         self.counter: tuple[FloatArray | None, list[FloatArray]] | None = None
         self.scratch: dict[int, list[Scratch]] = {}
         self.settled = [False] * len(self.values)  # no state of this layout is new any more
+        self.moves = moves()  # the parameters' move count when they were last seen in place
 
     def _flatten(self) -> bool:
         sized = [p for p in self.params if p.size]
@@ -165,10 +166,15 @@ class _Layout:
         return True
 
     def current(self) -> bool:
-        """Whether every parameter still holds the arrays this layout was made from."""
+        """Whether every parameter still holds the arrays this layout was made from.
+
+        Asked only after some Parameter somewhere was rebound (:func:`moves`
+        changed): if none of these was, the layout is current again as of now.
+        """
         for p, value, grad in self.checks:
             if p.value is not value or p.grad is not grad:
                 return False
+        self.moves = moves()
         return True
 
 
@@ -275,7 +281,7 @@ class Optimizer(ABC):
         (large ones in slices).
         """
         layout = self._layout
-        if layout is None or not layout.current():
+        if layout is None or (layout.moves != moves() and not layout.current()):
             layout = self._layout = _Layout(self.params, flat=self._state_is_uniform())
         if self.max_grad_norm is not None:
             _scale_to_norm(layout.grads, self.max_grad_norm)

@@ -1,0 +1,309 @@
+"""Weights in and out of PyTorch: :func:`from_torch` and :func:`to_torch`.
+
+layernet names its parameters and buffers by torch's module paths
+(``"2.block.0.weight"``), so a layernet model and a torch model of the same
+structure differ only in what a layer calls its entries and how it lays them
+out. Per layer class, a :class:`TorchLayout` says that:
+
+- ``Dense`` is torch's ``Linear``: ``weight`` transposed (torch's ``(out, in)``
+  is layernet's ``(in, out)``), ``bias`` as it is;
+- ``Conv1d``/``Conv2d``: the same names and layout, ``(out, in, *kernel)``;
+- ``BatchNorm1d``: ``gamma``/``beta`` are ``weight``/``bias``,
+  ``running_mean``/``running_var`` as they are, ``num_batches_tracked`` ignored;
+- ``LayerNorm``: ``gamma``/``beta`` are ``weight``/``bias``.
+
+A layer class without a layout keeps its names and shapes (a user layer whose
+torch twin names its entries alike needs nothing); one that differs registers
+its layout with :func:`register_torch_layout`.
+
+torch is never imported: tensors are read through ``.detach().cpu().numpy()``
+(NumPy arrays work too), and :func:`to_torch` returns NumPy arrays, which
+``torch.from_numpy`` turns into tensors without a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._typing import FloatArray
+from .layers.base import Layer
+from .layers.conv import Conv1d, Conv2d
+from .layers.dense import Dense
+from .layers.normalization import BatchNorm1d, LayerNorm
+
+__all__ = [
+    "IncompatibleKeys",
+    "TorchLayout",
+    "from_torch",
+    "register_torch_layout",
+    "to_torch",
+    "torch_layout",
+]
+
+
+@dataclass(frozen=True)
+class TorchLayout:
+    """How a layer's entries map to its torch twin's.
+
+    Parameters
+    ----------
+    torch_class : str
+        The torch module's class name, for messages (``"Linear"``).
+    names : mapping of str to str
+        layernet's entry name to torch's, where they differ
+        (``{"gamma": "weight"}``); unnamed entries keep their name.
+    transposed : frozenset of str
+        layernet entries that torch stores transposed (2-D: ``(out, in)``
+        in torch, ``(in, out)`` in layernet).
+    ignored : frozenset of str
+        torch entries with no layernet counterpart, skipped on the way in
+        (``num_batches_tracked``).
+    hint : str
+        Said when an entry of this layer has the wrong shape.
+    """
+
+    torch_class: str
+    names: Mapping[str, str] = field(default_factory=dict)
+    transposed: frozenset[str] = frozenset()
+    ignored: frozenset[str] = frozenset()
+    hint: str = ""
+
+    def torch_name(self, name: str) -> str:
+        return self.names.get(name, name)
+
+
+_LAYOUTS: dict[type[Layer], TorchLayout] = {}
+
+
+def register_torch_layout(cls: type[Layer], layout: TorchLayout) -> None:
+    """Say how ``cls``'s entries map to torch's (replacing any earlier layout for ``cls``)."""
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(f"register_torch_layout: expected a Layer subclass, got {cls!r}")
+    if not isinstance(layout, TorchLayout):
+        raise TypeError(
+            f"register_torch_layout: expected a TorchLayout, got {type(layout).__name__}"
+        )
+    _LAYOUTS[cls] = layout
+
+
+def torch_layout(cls: type[Layer]) -> TorchLayout | None:
+    """The layout registered for exactly ``cls`` (None: same names, same shapes)."""
+    return _LAYOUTS.get(cls)
+
+
+_CONV_HINT = "torch and layernet both store conv weights as (out_channels, in_channels, *kernel)"
+_NORM_NAMES = {"gamma": "weight", "beta": "bias"}
+register_torch_layout(
+    Dense,
+    TorchLayout(
+        "Linear",
+        transposed=frozenset({"weight"}),
+        hint="torch Linear weights are (out, in); layernet's Dense is (in, out), "
+        "and from_torch transposes them itself: pass torch's weight as it is",
+    ),
+)
+register_torch_layout(Conv1d, TorchLayout("Conv1d", hint=_CONV_HINT))
+register_torch_layout(Conv2d, TorchLayout("Conv2d", hint=_CONV_HINT))
+register_torch_layout(
+    BatchNorm1d,
+    TorchLayout("BatchNorm1d", _NORM_NAMES, ignored=frozenset({"num_batches_tracked"})),
+)
+register_torch_layout(LayerNorm, TorchLayout("LayerNorm", _NORM_NAMES))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One parameter or buffer: layernet's name and array, torch's name, the layout."""
+
+    name: str
+    torch_name: str
+    target: FloatArray
+    layer: Layer
+    layout: TorchLayout | None
+
+    @property
+    def transposed(self) -> bool:
+        return self.layout is not None and self.name.rpartition(".")[2] in self.layout.transposed
+
+    @property
+    def torch_shape(self) -> tuple[int, ...]:
+        return self.target.shape[::-1] if self.transposed else self.target.shape
+
+
+def _entries(model: Layer) -> Iterator[_Entry]:
+    for path, layer in model.named_modules():
+        prefix = f"{path}." if path else ""
+        layout = _LAYOUTS.get(type(layer))
+        own = [(n, p.value) for n, p in layer.named_parameters() if "." not in n]
+        own += list(layer.own_buffers())
+        for name, array in own:
+            torch_name = layout.torch_name(name) if layout else name
+            yield _Entry(prefix + name, prefix + torch_name, array, layer, layout)
+
+
+def _ignored(model: Layer) -> set[str]:
+    found: set[str] = set()
+    for path, layer in model.named_modules():
+        layout = _LAYOUTS.get(type(layer))
+        if layout is not None:
+            found.update(f"{path}.{n}" if path else n for n in layout.ignored)
+    return found
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :func:`from_torch` left out with ``strict=False`` (torch's names)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _as_array(value: object, key: str) -> np.ndarray[Any, Any]:
+    """A torch tensor (via ``.detach().cpu().numpy()``) or anything array-like as an array."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+    if hasattr(value, "cpu"):
+        value = value.cpu()
+    if hasattr(value, "numpy"):
+        try:
+            value = value.numpy()
+        except (TypeError, RuntimeError) as exc:  # bfloat16 has no NumPy dtype
+            raise TypeError(
+                f"from_torch: entry {key!r} cannot become a NumPy array ({exc}); convert the "
+                "state dict first, e.g. {k: v.double() for k, v in state_dict.items()}"
+            ) from None
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"from_torch: entry {key!r} holds {array.dtype} values, not numbers")
+    return array
+
+
+def from_torch(
+    model: Layer, state_dict: Mapping[str, Any], *, strict: bool = True
+) -> IncompatibleKeys:
+    """Load a torch ``state_dict`` into ``model``, a layernet model of the same structure.
+
+    Names are mapped (``gamma`` is torch's ``weight``...), ``Linear`` weights
+    transposed to layernet's ``(in, out)``, every array converted to the
+    model's dtype, BatchNorm's ``running_mean``/``running_var`` taken and its
+    ``num_batches_tracked`` ignored. Nothing is copied unless every entry fits.
+
+    Parameters
+    ----------
+    model : Layer
+        Built with the same layers, sizes and nesting as the torch model (a
+        torch ``nn.Sequential`` is a layernet ``Sequential``; torch's
+        parameter-free modules, such as ``nn.ReLU``, keep their positions).
+    state_dict : mapping of str to tensor or array
+        ``torch_model.state_dict()`` as it is, or NumPy arrays with its names.
+    strict : bool
+        If True (the default), a torch entry the model lacks, or a model entry
+        the state dict lacks, is an error; if False they are left alone and
+        returned.
+
+    Returns
+    -------
+    IncompatibleKeys
+        ``(missing_keys, unexpected_keys)`` in torch's names, empty when strict.
+
+    Raises
+    ------
+    ValueError
+        Listing every missing, unexpected and mis-shaped entry, with a hint
+        (torch Linear weights are (out, in); layernet's Dense is (in, out)).
+    TypeError
+        If ``state_dict`` is not a mapping, or an entry is not numeric.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"from_torch: model must be a Layer, got {type(model).__name__}")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            "from_torch: state_dict must be a mapping of names to tensors or arrays "
+            f"(torch_model.state_dict()), got {type(state_dict).__name__}"
+        )
+    entries = list(_entries(model))
+    by_torch = {e.torch_name: e for e in entries}
+    ignored = _ignored(model)
+    missing = [e.torch_name for e in entries if e.torch_name not in state_dict]
+    unexpected = [k for k in state_dict if k not in by_torch and k not in ignored]
+    problems: list[str] = []
+    loaded: dict[str, np.ndarray[Any, Any]] = {}
+    for key, entry in by_torch.items():
+        if key not in state_dict:
+            continue
+        array = _as_array(state_dict[key], key)
+        if array.shape != entry.torch_shape:
+            problem = (
+                f"{key!r} of {entry.layer!r}: got shape {array.shape}, expected {entry.torch_shape}"
+            )
+            if entry.transposed:
+                problem += f" (torch's layout of layernet's {entry.target.shape})"
+            if entry.layout is not None and entry.layout.hint:
+                problem += f"; {entry.layout.hint}"
+            problems.append(problem)
+            continue
+        if array.dtype.kind != "f":
+            problems.append(f"{key!r} of {entry.layer!r}: got {array.dtype} values, not floats")
+            continue
+        loaded[entry.name] = array.T if entry.transposed else array
+    if strict:
+        if missing:
+            problems.append(
+                "missing (the model has them, the state dict does not): "
+                + ", ".join(repr(k) for k in missing)
+            )
+        if unexpected:
+            problems.append(
+                "unexpected (in the state dict, not in the model): "
+                + ", ".join(repr(k) for k in unexpected)
+            )
+    if problems:
+        hint = _prefix_hint(state_dict, by_torch)
+        raise ValueError(
+            f"from_torch: the state dict does not fit {model!r}:\n  "
+            + "\n  ".join(problems)
+            + (f"\n{hint}" if hint else "")
+        )
+    state = {name: array.copy() for name, array in model.state_dict().items()}
+    for name, array in loaded.items():
+        state[name] = array.astype(state[name].dtype, copy=False)
+    model.load_state_dict(state)
+    return IncompatibleKeys(missing if not strict else [], unexpected if not strict else [])
+
+
+def _prefix_hint(state_dict: Mapping[str, Any], by_torch: Mapping[str, _Entry]) -> str:
+    """A hint when every key carries a wrapper's prefix (DataParallel's ``module.``)."""
+    keys = list(state_dict)
+    for prefix, wrapper in (("module.", "DataParallel/DistributedDataParallel"),
+                            ("_orig_mod.", "torch.compile")):  # fmt: skip
+        if (
+            keys
+            and all(k.startswith(prefix) for k in keys)
+            and not any(k.startswith(prefix) for k in by_torch)
+        ):
+            return (
+                f"every key starts with {prefix!r}, added by {wrapper}: pass the unwrapped "
+                f"model's state_dict, or {{k.removeprefix({prefix!r}): v for k, v in "
+                "state_dict.items()}"
+            )
+    return ""
+
+
+def to_torch(model: Layer) -> dict[str, np.ndarray[Any, Any]]:
+    """``model``'s parameters and buffers under torch's names and in torch's layouts.
+
+    Load them into the torch twin with
+    ``torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in d.items()})``
+    (torch fills BatchNorm's ``num_batches_tracked`` itself). Each array is a
+    C-contiguous copy in the model's dtype (call ``.double()`` on the torch
+    model for float64).
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"to_torch: model must be a Layer, got {type(model).__name__}")
+    return {
+        e.torch_name: np.array(e.target.T if e.transposed else e.target, order="C")
+        for e in _entries(model)
+    }

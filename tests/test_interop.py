@@ -1,0 +1,244 @@
+"""layernet.interop: torch state dicts in (from_torch) and out (to_torch).
+
+The round trips against torch itself skip unless torch is installed (it is in
+the development venv, not in CI's: see .ci/run); the name and layout checks
+use NumPy state dicts shaped as torch writes them and always run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layernet as ln
+from layernet.interop import TorchLayout, from_torch, register_torch_layout, to_torch
+
+Array = np.ndarray[Any, Any]
+
+
+def mlp() -> ln.Sequential:
+    return ln.Sequential(
+        [
+            ln.Dense(4, 6, rng=0),
+            ln.ReLU(),
+            ln.BatchNorm1d(6),
+            ln.Sequential([ln.Dense(6, 5, rng=1), ln.LayerNorm(5), ln.Tanh()]),
+            ln.Dense(5, 3, bias=False, rng=2),
+        ]
+    )
+
+
+def torch_style_state(model: ln.Layer) -> dict[str, Array]:
+    """What torch's state_dict of ``model``'s twin holds, built by hand (float32, as torch's)."""
+    rng = np.random.default_rng(7)
+    state: dict[str, Array] = {}
+    for name, value in to_torch(model).items():
+        state[name] = rng.normal(size=value.shape).astype(np.float32)
+    for name in list(state):
+        if name.endswith("running_var"):
+            state[name] = np.abs(state[name]) + 0.5
+            state[name.replace("running_var", "num_batches_tracked")] = np.array(3)
+    return state
+
+
+def test_names_and_layouts_of_to_torch() -> None:
+    shapes = {k: v.shape for k, v in to_torch(mlp()).items()}
+    assert shapes == {
+        "0.weight": (6, 4),
+        "0.bias": (6,),
+        "2.weight": (6,),
+        "2.bias": (6,),
+        "2.running_mean": (6,),
+        "2.running_var": (6,),
+        "3.0.weight": (5, 6),
+        "3.0.bias": (5,),
+        "3.1.weight": (5,),
+        "3.1.bias": (5,),
+        "4.weight": (3, 5),
+    }
+    conv = ln.Conv2d(2, 3, (3, 2), rng=0)
+    out = to_torch(ln.Sequential([conv]))
+    assert out["0.weight"].shape == (3, 2, 3, 2)
+    np.testing.assert_array_equal(out["0.weight"], conv.weight.value)
+    assert all(v.flags.c_contiguous for v in to_torch(mlp()).values())
+
+
+def test_from_torch_maps_names_transposes_and_casts() -> None:
+    model = mlp()
+    state = torch_style_state(model)
+    assert from_torch(model, state) == ([], [])
+    first = model[0]
+    assert isinstance(first, ln.Dense)
+    np.testing.assert_array_equal(first.weight.value, state["0.weight"].T)
+    assert first.weight.value.dtype == np.float64
+    bn = model[2]
+    assert isinstance(bn, ln.BatchNorm1d)
+    np.testing.assert_array_equal(bn.gamma.value, state["2.weight"])
+    np.testing.assert_array_equal(bn.running_var, state["2.running_var"])
+    back = to_torch(model)
+    assert set(back) == set(state) - {"2.num_batches_tracked"}
+    for name, value in back.items():
+        np.testing.assert_array_equal(value, state[name])
+
+
+def test_problems_are_listed_together_with_hints() -> None:
+    model = mlp()
+    state = torch_style_state(model)
+    state["0.weight"] = state["0.weight"].T.copy()  # already transposed by the user
+    del state["3.1.bias"]
+    state["4.bias"] = np.zeros(3, dtype=np.float32)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match="does not fit Sequential") as info:
+        from_torch(model, state)
+    message = str(info.value)
+    assert (
+        "'0.weight' of Dense(4 -> 6): got shape (4, 6), expected (6, 4) (torch's layout of "
+        "layernet's (4, 6)); torch Linear weights are (out, in); layernet's Dense is (in, out)"
+    ) in message
+    assert "missing (the model has them, the state dict does not): '3.1.bias'" in message
+    assert "unexpected (in the state dict, not in the model): '4.bias'" in message
+    for name, value in model.state_dict().items():  # nothing was copied
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_not_strict_loads_what_fits_and_returns_the_rest() -> None:
+    model = mlp()
+    state = torch_style_state(model)
+    del state["3.1.bias"]
+    state["head.weight"] = np.zeros((2, 3), dtype=np.float32)
+    kept = model.state_dict()["3.1.beta"]
+    assert from_torch(model, state, strict=False) == (["3.1.bias"], ["head.weight"])
+    np.testing.assert_array_equal(model.state_dict()["3.1.beta"], kept)
+    np.testing.assert_array_equal(model.state_dict()["3.1.gamma"], state["3.1.weight"])
+
+
+def test_wrapper_prefix_hint_and_bad_values() -> None:
+    model = mlp()
+    wrapped = {"module." + k: v for k, v in torch_style_state(model).items()}
+    with pytest.raises(
+        ValueError, match=r"every key starts with 'module\.', added by DataParallel"
+    ):
+        from_torch(model, wrapped)
+    state = torch_style_state(model)
+    state["0.bias"] = np.array(["a"] * 6)
+    with pytest.raises(TypeError, match=r"entry '0\.bias' holds <U1 values, not numbers"):
+        from_torch(model, state)
+    with pytest.raises(TypeError, match="state_dict must be a mapping"):
+        from_torch(model, [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="model must be a Layer, got dict"):
+        to_torch({})  # type: ignore[arg-type]
+
+
+def test_a_user_layer_registers_its_layout() -> None:
+    class Gain(ln.Layer):
+        def __init__(self) -> None:
+            self.g = ln.Parameter(np.ones((2, 3)))
+
+        def forward(self, x: Array, *, training: bool = False) -> Array:
+            return x
+
+        def backward(self, grad_out: Array) -> Array:
+            return grad_out
+
+    model = ln.Sequential([Gain()])
+    assert set(to_torch(model)) == {"0.g"}  # no layout: the same names and shapes
+    register_torch_layout(Gain, TorchLayout("Gain", {"g": "scale"}, frozenset({"g"})))
+    state = {"0.scale": np.arange(6.0).reshape(3, 2)}
+    from_torch(model, state)
+    np.testing.assert_array_equal(model[0].g.value, state["0.scale"].T)  # type: ignore[attr-defined]
+    assert to_torch(model)["0.scale"].shape == (3, 2)
+
+
+# -- against torch itself ---------------------------------------------------------------
+
+
+def _torch_mlp(nn: Any) -> Any:
+    return nn.Sequential(
+        nn.Linear(4, 6),
+        nn.ReLU(),
+        nn.BatchNorm1d(6),
+        nn.Sequential(nn.Linear(6, 5), nn.LayerNorm(5), nn.Tanh()),
+        nn.Linear(5, 3, bias=False),
+    )
+
+
+def _cnn() -> ln.Sequential:
+    return ln.Sequential(
+        [
+            ln.Conv1d(2, 4, 3, padding=1, rng=0),
+            ln.BatchNorm1d(4),
+            ln.ReLU(),
+            ln.MaxPool1d(2),
+            ln.Conv1d(4, 3, 3, stride=2, dilation=2, rng=1),
+            ln.Flatten(),
+            ln.Dense(3, 2, rng=2),
+        ]
+    )
+
+
+def _torch_cnn(nn: Any) -> Any:
+    return nn.Sequential(
+        nn.Conv1d(2, 4, 3, padding=1),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Conv1d(4, 3, 3, stride=2, dilation=2),
+        nn.Flatten(),
+        nn.Linear(3, 2),
+    )
+
+
+def _image_model() -> ln.Sequential:
+    return ln.Sequential(
+        [ln.Conv2d(1, 3, (3, 5), padding="same", rng=0), ln.GELU(), ln.GlobalAvgPool2d()]
+    )
+
+
+def _torch_image_model(nn: Any) -> Any:
+    return nn.Sequential(
+        nn.Conv2d(1, 3, (3, 5), padding="same"),
+        nn.GELU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
+
+
+TWINS = {
+    "mlp": (mlp, _torch_mlp, (4,)),
+    "cnn1d": (_cnn, _torch_cnn, (2, 12)),
+    "cnn2d": (_image_model, _torch_image_model, (1, 6, 5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWINS))
+def test_torch_round_trip_matches_to_1e_12(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    ours_build, theirs_build, shape = TWINS[name]
+    torch.manual_seed(0)
+    theirs = theirs_build(torch.nn).double()
+    x = np.random.default_rng(3).normal(size=(8, *shape))
+    theirs.train()
+    theirs(torch.from_numpy(x))  # running statistics away from their initial values
+    theirs.eval()
+
+    ours = ours_build()
+    from_torch(ours, theirs.state_dict())
+    with torch.no_grad():
+        want = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours.predict(x), want, rtol=1e-12, atol=1e-12)
+
+    # and back: new layernet weights into the torch model
+    fresh = ours_build()
+    fresh.load_state_dict(
+        {
+            k: v + np.random.default_rng(4).normal(0, 0.1, v.shape)
+            for k, v in ours.state_dict().items()
+        }
+    )
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in to_torch(fresh).items()})
+    with torch.no_grad():
+        got = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, fresh.predict(x), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(got, want)
