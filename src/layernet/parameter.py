@@ -11,15 +11,17 @@ import numpy as np
 from ._typing import FloatArray
 
 _MOVES = [0]
-"""How many times any Parameter's ``value`` or ``grad`` was rebound (see :func:`moves`)."""
+"""How many times any Parameter's ``value``, ``grad`` or ``trainable`` was set (:func:`moves`)."""
 
 
 def moves() -> int:
     """A counter that changes whenever any Parameter's ``value`` or ``grad`` is rebound.
 
-    Optimizers cache where their parameters' arrays live; while this number
-    is what it was when they looked, nothing can have moved, so the check
-    before each step is one comparison instead of one per parameter.
+    Optimizers cache where their parameters' arrays live, and which of them
+    are trainable; while this number is what it was when they looked,
+    nothing can have moved or been frozen, so the check before each step is
+    one comparison instead of one per parameter. Setting ``trainable``
+    changes it too.
     """
     return _MOVES[0]
 
@@ -105,7 +107,7 @@ class Parameter:
         return self.value.dtype
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "value" or name == "grad":
+        if name == "value" or name == "grad" or name == "trainable":
             _MOVES[0] += 1
         object.__setattr__(self, name, value)
 
