@@ -1273,12 +1273,22 @@ CALLBACKS: dict[str, list[tuple[Callable[[], object], type[Exception], str]]] = 
             TypeError,
             r"ModelCheckpoint: save_best_only must be True or False, got int 1",
         ),  # type: ignore[arg-type]
+        (
+            lambda: ln.ModelCheckpoint("m.npz", initial_value_threshold="0.5"),
+            TypeError,
+            r"ModelCheckpoint: initial_value_threshold must be a real number, got str '0.5'",
+        ),  # type: ignore[arg-type]
     ],
     "CSVLogger": [
         (
             lambda: ln.CSVLogger(None),
             TypeError,
             r"CSVLogger: path must be a str or os.PathLike, got NoneType",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: ln.CSVLogger("log.csv", append="yes"),
+            TypeError,
+            r"CSVLogger: append must be True or False, got str 'yes'",
         ),  # type: ignore[arg-type]
         (
             lambda: ln.CSVLogger("log.csv", separator=";;"),
@@ -1332,6 +1342,7 @@ FUNCTIONS = {
     "save",
     "load",
     "load_optimizer_state",
+    "load_training_state",
     "clip_grad_norm",
     "Parameter",
     "initializers",
@@ -1356,6 +1367,7 @@ EXEMPT: dict[str, str] = {
     "Logs": "a type alias (the dict a callback's hooks receive)",
     "History": "a result: fit builds and returns it, users only read it",
     "GradcheckResult": "a result: gradcheck builds and returns it",
+    "TrainingState": "a result: load_training_state builds and returns it",
     "datasets": "a module of argument-free loaders (load_gender, load_gender_test)",
 }
 

@@ -422,8 +422,9 @@ def fit(x: Any = X, y: Any = Y, **kwargs: Any) -> object:
         "optimizer": ln.SGD(m.parameters(), lr=0.1),
         "epochs": 1,
         "verbose": 0,
-        "rng": 0,
     }
+    if y is not None:  # a stream draws nothing: fit refuses an rng for one
+        settings["rng"] = 0
     settings.update(kwargs)
     return m.fit(x, y, **settings)
 
@@ -451,13 +452,23 @@ for fn in (fit, evaluate):
         f"{where}-x-1d",
         lambda fn=fn: fn(X[:, 0], Y),
         ValueError,
-        r"Dense\(3 -> 4\) at position 0: expected input of shape \(batch, \.\.\., 3\), got \(10,\)",
+        rf"^{where}: x is 1-D \(shape \(10,\)\) but the model expects input of shape "
+        r"\(batch, \.\.\., 3\): with one feature per sample use x.reshape\(-1, 1\); if the whole "
+        r"array is a single sample, x.reshape\(1, -1\)$",
+    )
+    add(
+        f"{where}-x-1d-one-sample",
+        lambda fn=fn: fn(X[0], Y[:3]),
+        ValueError,
+        rf"^{where}: x is 1-D \(shape \(3,\)\) .*: if the whole array is a single sample, "
+        r"x.reshape\(1, -1\); with one feature per sample use x.reshape\(-1, 1\)$",
     )
     add(
         f"{where}-x-features",
         lambda fn=fn: fn(X[:, :2]),
         ValueError,
-        r"at position 0: expected input of shape \(batch, \.\.\., 3\), got \(10, 2\)",
+        rf"^{where}: x does not fit the model: .*at position 0: expected input of shape "
+        r"\(batch, \.\.\., 3\), got \(10, 2\)",
     )
     add(
         f"{where}-x-empty",
@@ -701,7 +712,7 @@ add(
     "fit-stream-y-shape",
     lambda: fit([(X, Y[:, :1])], None),
     ValueError,
-    r"fit: batch 1: y_batch does not fit MSELoss\(\).*pred \(10, 2\), target \(10, 1\)",
+    r"fit: batch 1 of epoch 1: y_batch does not fit MSELoss\(\).*pred \(10, 2\), target \(10, 1\)",
 )
 add(
     "fit-stream-generator",
@@ -1211,6 +1222,18 @@ FILE_CASES: list[tuple[str, Callable[[Path], object], type[Exception], str]] = [
         TypeError,
         r"layernet.load_optimizer_state: path must be a str or os.PathLike, got int",
     ),  # type: ignore[arg-type]
+    (
+        "load_training_state-path",
+        lambda tmp: ln.load_training_state(3),
+        TypeError,
+        r"layernet.load_training_state: path must be a str or os.PathLike, got int",
+    ),  # type: ignore[arg-type]
+    (
+        "load_training_state-no-state",
+        lambda tmp: ln.load_training_state(saved(tmp)),
+        ValueError,
+        r"layernet.load_training_state: .*: the file holds no training state; ModelCheckpoint",
+    ),
 ]
 
 

@@ -257,7 +257,9 @@ def test_streamed_batches_are_checked_as_they_arrive() -> None:
     opt = SGD(model.parameters(), lr=0.1)
     bad_shape = [(x, y), (x[:, :2], y)]
     with pytest.raises(
-        ValueError, match=r"at position 0: expected input of shape \(batch, \.\.\., 3\)"
+        ValueError,
+        match=r"fit: batch 2 of epoch 1: x_batch of shape \(8, 2\) does not fit: .*at position 0: "
+        r"expected input of shape \(batch, \.\.\., 3\)",
     ):
         model.fit(bad_shape, None, loss=MSELoss(), optimizer=opt, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="batch 1 of epoch 1: x_batch has 8 samples but y_batch"):
@@ -266,7 +268,7 @@ def test_streamed_batches_are_checked_as_they_arrive() -> None:
         model.fit(iter([x]), None, loss=MSELoss(), optimizer=opt, epochs=1, verbose=0)
     nan_y = y.copy()
     nan_y[0] = np.nan
-    with pytest.raises(ValueError, match=r"batch 1: y_batch: contains 1 NaN"):
+    with pytest.raises(ValueError, match=r"batch 1 of epoch 1: y_batch: contains 1 NaN"):
         model.fit([(x, nan_y)], None, loss=MSELoss(), optimizer=opt, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="y_batch does not fit MSELoss"):
         model.fit([(x, y[:, [0, 0]])], None, loss=MSELoss(), optimizer=opt, epochs=1, verbose=0)
@@ -426,3 +428,58 @@ def test_live_progress_bar_on_a_terminal(setup: Any) -> None:
     assert "] 5/5 - ETA: 0s - " in text
     assert text.count("\n") == 2
     assert text.rstrip("\n").split("\r\x1b[K")[-1].startswith("Epoch 2/2 - ")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"batch_size": 16}, r"fit: batch_size=16 has no effect when x streams "
+                             r"\(x_batch, y_batch\) pairs: each pair is one step"),
+        ({"shuffle": True}, r"fit: shuffle=True has no effect when x streams .*shuffle inside the "
+                            r"stream"),
+        ({"rng": 0}, r"fit: rng has no effect when x streams .*seed the stream itself"),
+    ],
+)  # fmt: skip
+def test_a_stream_refuses_what_it_would_ignore(kwargs: dict[str, Any], match: str) -> None:
+    x, y = make_data(8)
+    model = make_model()
+    before = weights(model)
+    with pytest.raises(ValueError, match=match):
+        model.fit([(x, y)], None, loss=MSELoss(), optimizer=SGD(model.parameters(), lr=0.1),
+                  epochs=1, verbose=0, **kwargs)  # fmt: skip
+    for a, b in zip(before, weights(model), strict=True):
+        np.testing.assert_array_equal(a, b)  # refused before any step
+
+
+def test_a_stream_records_no_batch_size_it_did_not_use() -> None:
+    x, y = make_data(12)
+    model = make_model()
+    history = model.fit([(x[:5], y[:5]), (x[5:], y[5:])], None, loss=MSELoss(),
+                        optimizer=SGD(model.parameters(), lr=0.1), epochs=2, shuffle=False,
+                        verbose=0)  # fmt: skip
+    assert history.params["batch_size"] is None
+    assert history.params["steps"] == 2
+    arrays = model.fit(x, y, loss=MSELoss(), optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+                       verbose=0)  # fmt: skip
+    assert arrays.params["batch_size"] == 32
+
+
+def test_a_mid_stream_error_names_the_epoch_and_the_batch() -> None:
+    x, y = make_data(8)
+    model = make_model()
+    calls = {"n": 0}
+
+    def batches() -> list[tuple[Any, Any]]:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            return [(x, y), (x, y)]
+        return [(x, y), (x[:, :2], y)]  # the third epoch's second batch is wrongly shaped
+
+    with pytest.raises(ValueError, match=r"fit: batch 2 of epoch 3: x_batch of shape \(8, 2\) "
+                                         r"does not fit: .*expected input of shape "
+                                         r"\(batch, \.\.\., 3\)"):
+        model.fit(batches, None, loss=MSELoss(), optimizer=SGD(model.parameters(), lr=0.1),
+                  epochs=3, verbose=0)  # fmt: skip
+    with pytest.raises(TypeError, match=r"fit: batch 1 of epoch 1: x_batch: .*"):
+        model.fit([(np.array([["a", "b", "c"]]), y[:1])], None, loss=MSELoss(),
+                  optimizer=SGD(model.parameters(), lr=0.1), epochs=1, verbose=0)  # fmt: skip

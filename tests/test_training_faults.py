@@ -296,3 +296,85 @@ def test_ctrl_c_during_lbfgs_keeps_the_last_completed_iteration(k: int) -> None:
     np.testing.assert_array_equal(
         np.concatenate([p.value.ravel() for p in model.parameters()]), iterates[-1]
     )
+
+
+def test_ctrl_c_marks_the_history_and_says_what_state_the_model_is_in(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model, opt, history = run(Faulty(7, ctrl_c), verbose=2)
+    assert isinstance(history, ln.History)
+    assert history.interrupted
+    assert history.epoch == [0]
+    out = capsys.readouterr().out
+    line = (
+        "fit: interrupted (Ctrl-C) during epoch 2/4. The History holds the 1 completed epoch; "
+        "the model holds the weights after the last completed optimizer step; 2 steps of "
+        "epoch 2 were applied after it"
+    )
+    assert history.stop_reason == line
+    assert out.splitlines()[-1] == line
+    assert_state(snapshot(model, opt), after_steps(7))
+
+
+def test_ctrl_c_is_reported_on_stderr_when_fit_is_silent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, _, history = run(Faulty(3, ctrl_c))  # verbose=0: nothing else would say why fit returned
+    assert isinstance(history, ln.History)
+    assert history.interrupted
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == history.stop_reason
+    assert "during epoch 1/4. The History holds the 0 completed epochs" in captured.err
+
+
+def test_an_early_stop_prints_a_line_and_keeps_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stopper = ln.EarlyStopping("loss", patience=0, min_delta=1e9)  # no epoch improves enough
+    _, _, history = run(ln.MSELoss(), callbacks=[stopper], verbose=2)
+    assert isinstance(history, ln.History)
+    assert history.epoch == [0, 1]
+    assert not history.interrupted
+    line = f"fit: stopped early by {stopper!r} after epoch 2/4"
+    assert history.stop_reason == line
+    assert capsys.readouterr().out.splitlines()[-1] == line
+    _, _, quiet = run(Faulty(7, lambda: np.nan), callbacks=[ln.TerminateOnNaN(False)], verbose=2)
+    assert isinstance(quiet, ln.History)
+    assert quiet.stop_reason == "fit: stopped early by TerminateOnNaN() after epoch 1/4"
+    assert capsys.readouterr().out.splitlines()[-1] == quiet.stop_reason
+    _, _, full = run(ln.MSELoss(), verbose=2)
+    assert isinstance(full, ln.History)
+    assert full.stop_reason is None
+
+
+def test_two_quick_ctrl_c_keep_the_files_already_written(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second press lands inside the third checkpoint's write: files 1 and 2 stay whole."""
+    calls = {"n": 0}
+    real = ln.serialization._write_npz
+
+    def interrupted_third_save(handle: Any, arrays: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            handle.write(b"PK\x03\x04 half")
+            ctrl_c()
+            ctrl_c()  # the second press raises KeyboardInterrupt here, mid-write
+        real(handle, arrays)
+
+    monkeypatch.setattr(ln.serialization, "_write_npz", interrupted_third_save)
+    checkpoint = ln.ModelCheckpoint(tmp_path / "ckpt-{epoch}.npz", monitor="loss")
+    logger = ln.CSVLogger(tmp_path / "log.csv")
+    _, _, outcome = run(ln.MSELoss(), callbacks=[logger, checkpoint])
+    assert isinstance(outcome, KeyboardInterrupt)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-1.npz", "ckpt-2.npz", "log.csv"]
+    for epoch in (1, 2):
+        loaded = ln.load(tmp_path / f"ckpt-{epoch}.npz")
+        want = after_steps(5 * epoch)
+        for key, value in loaded.state_dict().items():
+            np.testing.assert_array_equal(value, want["model." + key], err_msg=key)
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "0", "1", "2"]
+    assert all(len(line.split(",")) == 2 for line in lines)  # every row whole

@@ -84,8 +84,10 @@ from .schedules import LRSchedule as LRSchedule
 from .schedules import SequentialLR as SequentialLR
 from .schedules import StepLR as StepLR
 from .sequential import Sequential as Sequential
+from .serialization import TrainingState as TrainingState
 from .serialization import load as load
 from .serialization import load_optimizer_state as load_optimizer_state
+from .serialization import load_training_state as load_training_state
 from .serialization import save as save
 from .summarize import summary as summary
 from .training import History as History
@@ -176,6 +178,7 @@ __all__ = [
     "Tanh",
     "TerminateOnNaN",
     "TopKAccuracy",
+    "TrainingState",
     "clip_grad_norm",
     "datasets",
     "evaluate",
@@ -184,6 +187,7 @@ __all__ = [
     "initializers",
     "load",
     "load_optimizer_state",
+    "load_training_state",
     "predict",
     "register",
     "save",

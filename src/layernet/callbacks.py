@@ -31,14 +31,18 @@ the batch (``{"batch", "size"}`` before it). The type of these dicts is
 from __future__ import annotations
 
 import csv
+import io
 import math
 import numbers
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TextIO, TypeAlias
+
+import numpy as np
 
 from ._validation import check_bool, check_positive_int, check_real
 from .layers.base import Layer
@@ -64,6 +68,10 @@ class Callback:
         several processes train together (:mod:`layernet.distributed`) only
         the primary one runs it. False here; True for :class:`ProgressLogger`,
         :class:`ModelCheckpoint` and :class:`CSVLogger`.
+    start_rng : numpy.random.Generator or None
+        A copy of the run's generator (``fit``'s ``rng``) as it was when
+        epoch 0 began, which :class:`ModelCheckpoint` stores so that a
+        resumed run replays the same shuffles; None outside a run.
     """
 
     stop_training: bool = False
@@ -73,13 +81,22 @@ class Callback:
         self._model: Layer | None = None
         self._optimizer: Optimizer | None = None
         self.params: dict[str, Any] = {}
+        self.start_rng: np.random.Generator | None = None
         self.stop_training = False
 
-    def set_context(self, model: Layer, optimizer: Optimizer, params: Mapping[str, Any]) -> None:
+    def set_context(
+        self,
+        model: Layer,
+        optimizer: Optimizer,
+        params: Mapping[str, Any],
+        *,
+        start_rng: np.random.Generator | None = None,
+    ) -> None:
         """Attach the callback to a run (``fit`` calls this before ``on_train_begin``)."""
         self._model = model
         self._optimizer = optimizer
         self.params = dict(params)
+        self.start_rng = start_rng
         self.stop_training = False
 
     @property
@@ -100,7 +117,11 @@ class Callback:
         """Before the first epoch."""
 
     def on_train_end(self, logs: Logs | None = None) -> None:
-        """After the last epoch, or after a callback stopped training."""
+        """After the last epoch, after a callback stopped training, or after Ctrl-C.
+
+        When training ended before ``epochs``, ``logs["stop_reason"]`` says
+        why (the line the progress display prints).
+        """
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         """Before epoch ``epoch`` (0-based)."""
@@ -142,9 +163,16 @@ class CallbackList:
             if _overrides(cb, "on_batch_begin") or _overrides(cb, "on_batch_end")
         ]
 
-    def set_context(self, model: Layer, optimizer: Optimizer, params: Mapping[str, Any]) -> None:
+    def set_context(
+        self,
+        model: Layer,
+        optimizer: Optimizer,
+        params: Mapping[str, Any],
+        *,
+        start_rng: np.random.Generator | None = None,
+    ) -> None:
         for cb in self.callbacks:
-            cb.set_context(model, optimizer, params)
+            cb.set_context(model, optimizer, params, start_rng=start_rng)
 
     @property
     def stop_training(self) -> bool:
@@ -414,10 +442,22 @@ class ModelCheckpoint(Callback):
     save_optimizer : bool
         Also store the optimizer's state, so training resumes exactly
         (see :func:`layernet.load_optimizer_state`).
+    initial_value_threshold : float, optional
+        The best value so far when training begins (Keras's argument), for
+        ``save_best_only``: a resumed run passes the best value of the first
+        run, so that its first epoch does not overwrite a better file.
 
     Notes
     -----
-    Files are written with :func:`layernet.save`, atomically.
+    Files are written with :func:`layernet.save`, atomically: an
+    interrupted save (a second Ctrl-C, a full disk) leaves the earlier
+    file whole. Each file also carries what a resumed run needs besides
+    the weights and the optimizer: the epochs completed and the run's
+    generator as epoch 0 found it (:func:`layernet.load_training_state`),
+    and the state of every generator in the model (Dropout's masks), which
+    :func:`layernet.load` restores. A resumed run (``fit(...,
+    initial_epoch=k)``) continues the numbering: its first file is epoch
+    ``k + 1``.
     """
 
     primary_only = True
@@ -429,6 +469,7 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         mode: str = "auto",
         save_optimizer: bool = True,
+        initial_value_threshold: float | None = None,
     ) -> None:
         super().__init__()
         self.path = os.fspath(_check_path("ModelCheckpoint", path))
@@ -436,12 +477,18 @@ class ModelCheckpoint(Callback):
         self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
         self.mode = _check_mode("ModelCheckpoint", mode)
         self.save_optimizer = check_bool(save_optimizer, "save_optimizer", "ModelCheckpoint")
+        self.initial_value_threshold = (
+            None
+            if initial_value_threshold is None
+            else check_real(initial_value_threshold, "initial_value_threshold", "ModelCheckpoint")
+        )
         self.best = math.inf
         self._sign = 1.0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self.best = math.inf
         self._sign = -1.0 if _maximize(self.mode, self.monitor, self.params) else 1.0
+        threshold = self.initial_value_threshold
+        self.best = math.inf if threshold is None else self._sign * threshold
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
@@ -457,7 +504,8 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint: cannot fill in the path {self.path!r} "
                 f"(fields: epoch, {', '.join(sorted(logs))}): {exc!r}"
             ) from None
-        save(self.model, path, self.optimizer if self.save_optimizer else None)
+        optimizer = self.optimizer if self.save_optimizer else None
+        save(self.model, path, optimizer, epoch=epoch + 1, rng=self.start_rng)
 
     def __repr__(self) -> str:
         return f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r})"
@@ -787,19 +835,27 @@ class CSVLogger(Callback):
     ----------
     path : str or os.PathLike
     separator : str
-    append : bool
-        Keep an existing file's rows (no new header); otherwise start afresh.
+    append : bool or None
+        True: keep an existing file's rows and header. False: start
+        afresh. None (default): append when the run resumes
+        (``fit(..., initial_epoch=k)`` with ``k > 0``), start afresh
+        otherwise. When appending to a resumed run, rows of epochs ``k``
+        and later (written by a first run that went on past the
+        checkpoint it resumes from) are dropped, so the file reads as one
+        uninterrupted run.
 
     Notes
     -----
-    The file is opened and closed at every epoch, so it is complete on disk
-    even if training is interrupted.
+    Each epoch's row is written with one system call on a file opened for
+    appending, so a Ctrl-C (even a second one) never leaves half a row;
+    dropping rows replaces the file atomically (a temporary file renamed
+    over it).
     """
 
     primary_only = True
 
     def __init__(
-        self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
+        self, path: str | os.PathLike[str], separator: str = ",", append: bool | None = None
     ) -> None:
         super().__init__()
         self.path = Path(_check_path("CSVLogger", path))
@@ -808,33 +864,62 @@ class CSVLogger(Callback):
             error = ValueError if isinstance(separator, str) else TypeError
             raise error(f"CSVLogger: separator must be one character, got {got}")
         self.separator = separator
-        self.append = check_bool(append, "append", "CSVLogger")
+        self.append = None if append is None else check_bool(append, "append", "CSVLogger")
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._keys = None
-        if not self.append:
-            self.path.write_text("")
+        first = int(self.params.get("initial_epoch", 0))
+        append = first > 0 if self.append is None else self.append
+        if not append:
+            _replace_text(self.path, "")
+            return
+        if not self.path.exists():
+            return
+        with self.path.open(newline="") as handle:
+            rows = list(csv.reader(handle, delimiter=self.separator))
+        if not rows:
+            return
+        self._keys = rows[0]
+        if first > 0 and rows[0][:1] == ["epoch"]:
+            kept = [rows[0], *(r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < first)]
+            if len(kept) < len(rows):
+                _replace_text(self.path, self._format(kept))
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
-        new_file = not self.path.exists() or self.path.stat().st_size == 0
+        rows = []
         if self._keys is None:
             self._keys = ["epoch", *sorted(logs)]
-        with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(
-                handle,
-                fieldnames=self._keys,
-                delimiter=self.separator,
-                extrasaction="ignore",
-                restval="",
-            )
-            if new_file:
-                writer.writeheader()
-            writer.writerow({"epoch": epoch, **logs})
+            rows.append(self._keys)
+        values = {"epoch": epoch, **logs}
+        rows.append([str(values.get(key, "")) for key in self._keys])
+        data = self._format(rows).encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, data)  # one call: an interrupt lands before or after it
+        finally:
+            os.close(fd)
+
+    def _format(self, rows: Iterable[list[str]]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self.separator).writerows(rows)
+        return buffer.getvalue()
 
     def __repr__(self) -> str:
         return f"CSVLogger({str(self.path)!r})"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file renamed over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class ProgressLogger(Callback):
@@ -945,6 +1030,13 @@ class ProgressLogger(Callback):
         self._out.write(prefix + " - ".join(parts) + "\n")
         self._out.flush()
 
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """Say why training ended early (a callback stopped it, or Ctrl-C), if it did."""
+        reason = (logs or {}).get("stop_reason")
+        if reason:
+            prefix = "\r\x1b[K" if self._drawn else ""
+            self._out.write(f"{prefix}{reason}\n")
+            self._out.flush()
 
 def _format_value(value: float) -> str:
     """Keras's fixed-width rule: ``0.1234``, or ``1.2346e-05`` below 1e-3 in magnitude."""

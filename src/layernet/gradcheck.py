@@ -22,6 +22,7 @@ from ._typing import ArrayLike, FloatArray
 from ._validation import RngLike, as_float_array, as_generator, check_finite
 from .layers.base import Layer, check_values
 from .losses import Loss
+from .parameter import Parameter
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -123,7 +124,36 @@ def gradcheck(
     arr = as_float_array(x, _FLOAT64, f"gradcheck: {obj!r}")
     obj.check_input(arr.shape)
     check_values(obj, arr, None)
+    _check_yielded(obj)
     return _check_layer(obj, arr, training, as_generator(rng), epsilon, tolerance)
+
+
+def _check_yielded(layer: Layer) -> None:
+    """Refuse a layer holding a Parameter that ``named_parameters`` does not yield.
+
+    Such a parameter gets no gradient check and no optimizer ever updates it
+    (optimizers are built on ``model.parameters()``), so the layer would pass
+    and then never train it. A Parameter switched off by ``use_<name> = False``
+    (``Dense(..., bias=False)``) is meant to be left out.
+    """
+    yielded = {id(p) for _, p in layer.named_parameters()}
+    for path, module in layer.named_modules():
+        for name, value in vars(module).items():
+            held = value if isinstance(value, (list, tuple)) else [value]
+            for i, item in enumerate(held):
+                if not isinstance(item, Parameter) or id(item) in yielded:
+                    continue
+                if item is value and not getattr(module, "use_" + name, True):
+                    continue
+                where = f"{path}." if path else ""
+                attribute = name if item is value else f"{name}[{i}]"
+                raise ValueError(
+                    f"gradcheck: {module!r} holds the Parameter {where}{attribute} but its "
+                    "named_parameters() does not yield it, so it is never checked and no "
+                    "optimizer built on model.parameters() would ever update it; yield it "
+                    "from named_parameters() (the default yields each Parameter attribute "
+                    "set on the layer, so an override must yield it too)"
+                )
 
 
 def _relative_error(
@@ -146,6 +176,7 @@ def _check_layer(
     tolerance: float,
 ) -> GradcheckResult:
     r = rng.standard_normal(layer.forward(x.copy(), training=training).shape)
+    _check_gradient_shapes(layer, x, r)
 
     def scalar(inp: FloatArray) -> float:
         return float(np.sum(r * layer.forward(inp.copy(), training=training)))
@@ -182,6 +213,25 @@ def _check_layer(
         finally:
             param.value[...] = original
     return GradcheckResult(errors, tolerance)
+
+
+def _check_gradient_shapes(layer: Layer, x: FloatArray, r: FloatArray) -> None:
+    """Run one backward and refuse gradients whose shape is not their variable's."""
+    grad_x = np.asarray(layer.backward(r.copy()))
+    if grad_x.shape != x.shape:
+        raise ValueError(
+            f"gradcheck: {layer!r}.backward returned dL/dx of shape {grad_x.shape}, but the "
+            f"input has shape {x.shape}; backward must return the gradient with respect to "
+            f"its input, shaped like it (given dL/d(output) of shape {r.shape})"
+        )
+    for name, param in layer.named_parameters():
+        grad = np.asarray(param.grad)
+        if grad.shape != param.shape:
+            raise ValueError(
+                f"gradcheck: after {layer!r}.backward, the gradient of {name!r} has shape "
+                f"{grad.shape}, but the parameter has shape {param.shape}; write "
+                f"{name.rsplit('.', 1)[-1]}.grad[...] = ... with the parameter's shape"
+            )
 
 
 def _check_loss(

@@ -11,15 +11,17 @@ import numpy as np
 from ._typing import FloatArray
 
 _MOVES = [0]
-"""How many times any Parameter's ``value`` or ``grad`` was rebound (see :func:`moves`)."""
+"""How many times any Parameter's ``value``, ``grad`` or ``trainable`` was set (:func:`moves`)."""
 
 
 def moves() -> int:
     """A counter that changes whenever any Parameter's ``value`` or ``grad`` is rebound.
 
-    Optimizers cache where their parameters' arrays live; while this number
-    is what it was when they looked, nothing can have moved, so the check
-    before each step is one comparison instead of one per parameter.
+    Optimizers cache where their parameters' arrays live, and which of them
+    are trainable; while this number is what it was when they looked,
+    nothing can have moved or been frozen, so the check before each step is
+    one comparison instead of one per parameter. Setting ``trainable``
+    changes it too.
     """
     return _MOVES[0]
 
@@ -41,6 +43,12 @@ class Parameter:
         Its gradient, same shape and dtype; zeros when omitted.
     name : str
         A short name such as ``"weight"``; containers add dotted prefixes.
+    trainable : bool
+        False freezes it (torch's ``requires_grad=False``): optimizers leave
+        it as it is, even one built before it was frozen, and keep its state
+        (moments, step count) untouched until it is unfrozen. ``backward``
+        still writes its ``grad``. ``layer.trainable = False`` sets it for
+        all of a layer's parameters.
 
     Notes
     -----
@@ -52,6 +60,7 @@ class Parameter:
     value: FloatArray
     grad: FloatArray = field(default_factory=lambda: np.empty(0))
     name: str = ""
+    trainable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.value, np.ndarray) or self.value.dtype not in (
@@ -68,6 +77,12 @@ class Parameter:
                 f"Parameter {self.name!r}: grad must be an ndarray like value, "
                 f"got {type(self.grad).__name__}"
             )
+        if not isinstance(self.trainable, (bool, np.bool_)):
+            raise TypeError(
+                f"Parameter {self.name!r}: trainable must be a bool, "
+                f"got {type(self.trainable).__name__}"
+            )
+        self.trainable = bool(self.trainable)
         if self.grad.size == 0 and self.value.size != 0:
             self.grad = np.zeros_like(self.value)
         if self.grad.shape != self.value.shape or self.grad.dtype != self.value.dtype:
@@ -92,22 +107,24 @@ class Parameter:
         return self.value.dtype
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "value" or name == "grad":
+        if name == "value" or name == "grad" or name == "trainable":
             _MOVES[0] += 1
         object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle ``value`` and ``name`` only: ``grad`` is overwritten by every backward."""
-        return {"value": self.value, "name": self.name}
+        """Pickle ``value``, ``name`` and ``trainable``; not ``grad`` (backward rewrites it)."""
+        return {"value": self.value, "name": self.name, "trainable": self.trainable}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore ``value`` and ``name``; ``grad`` comes back as zeros like ``value``."""
+        """Restore ``value``, ``name`` and ``trainable``; ``grad`` comes back as zeros."""
         self.value = state["value"]
         self.name = state["name"]
+        self.trainable = bool(state.get("trainable", True))
         self.grad = np.zeros_like(self.value)
 
     def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype})"
+        frozen = "" if self.trainable else ", trainable=False"
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}{frozen})"
 
 
 def pack_parameters(params: Iterable[Parameter]) -> None:

@@ -178,7 +178,14 @@ class Sequential(Model):
             raise ValueError("Sequential: the model has no layers; add some first")
         current = shape
         for i, layer in enumerate(self.layers):
-            layer.check_input(current, i)
+            try:
+                layer.check_input(current, i)
+            except ValueError as exc:
+                spec = as_spec(layer.input_spec)
+                hint = None if i == 0 or spec is None else _flatten_hint(spec, current[1:])
+                if hint is None:
+                    raise
+                raise ValueError(f"{exc}; {hint}") from None
             out = layer.output_shape(current[1:])
             if out is None or any(d is None for d in out):
                 return
@@ -199,6 +206,42 @@ def _check_dtypes(layers: list[Layer]) -> None:
                     f"{describe(first, first_pos)} is {first.dtype}; build every layer with "
                     "the same dtype (nothing inside a model is silently cast)"
                 )
+
+
+def _fix_for(spec: InputSpec, shape: Shape) -> str:
+    """How to make ``shape`` fit ``spec``: Flatten when it has axes to spare, else sizes."""
+    return _flatten_hint(spec, shape) or "make the sizes agree"
+
+
+def _flatten_hint(spec: InputSpec, shape: Shape) -> str | None:
+    """Suggest Flatten for per-sample ``shape`` of rank >= 2 fed to a layer wanting features.
+
+    Either the layer takes one axis only (``max_rank == 1``), or it reads the
+    last axis (Dense on any rank) and the sample's sizes multiply to exactly
+    its feature count: the features a convolution produced, not yet flattened.
+    """
+    if len(shape) < 2:
+        return None
+    known = [d for d in shape if d is not None]
+    size = (
+        str(int(np.prod(known)))
+        if len(known) == len(shape)
+        else " * ".join("?" if d is None else str(d) for d in shape)
+    )
+    features = dict(spec.axes).get(-1)
+    one_axis = spec.max_rank is not None and len(shape) > spec.max_rank == 1
+    flat_fits = features is not None and len(known) == len(shape) and int(size) == features
+    flatten = f"insert Flatten() before it, which turns {format_shape(shape)} into (batch, {size})"
+    if flat_fits:
+        return flatten
+    if one_axis:
+        return f"{flatten}, and give the layer that many input features"
+    if features is not None:  # it reads the last axis only: maybe Flatten was forgotten
+        return (
+            f"if it should see all of each sample's features (after a convolution, say), "
+            f"{flatten} and give it that many input features"
+        )
+    return None
 
 
 def _trace(
@@ -229,7 +272,7 @@ def _trace(
             )
             raise ValueError(
                 f"Sequential: {describe(layer, i)} expects input of shape "
-                f"{spec}, but {source}; make the sizes agree"
+                f"{spec}, but {source}; {_fix_for(spec, shape)}"
             )
         if shape is None and spec is not None:
             shape, open_rank = spec.template(), spec.max_rank is None

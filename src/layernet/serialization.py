@@ -7,8 +7,13 @@ The file holds only arrays, so loading never runs code:
 - ``optimizer/<index>/<key>``: when an optimizer is saved, each of its state
   arrays, keyed by the parameter's index in ``optimizer.params``;
 - ``__layernet__``: a uint8 array holding UTF-8 JSON: the format version, the
-  architecture (``{"class_name": ..., "config": model.get_config()}``) and
-  the optimizer's class, hyperparameters and parameter shapes.
+  architecture (``{"class_name": ..., "config": model.get_config()}``), the
+  optimizer's class, hyperparameters and parameter shapes, the state of every
+  random generator the model's layers hold (``"generators"``, by dotted
+  attribute path such as ``"3.rng"``), what is frozen (``"frozen"``: the
+  paths of layers and the names of parameters whose ``trainable`` is False),
+  and, for a checkpoint, the training state (``"training"``: epochs
+  completed, the run's generator).
 
 A path ending in ``.safetensors`` is written in that format instead (the
 ``safetensors`` package, ``pip install 'layernet[safetensors]'``): the tensors
@@ -35,6 +40,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -56,7 +62,31 @@ PathLike = str | os.PathLike[str]
 L = TypeVar("L", bound=Layer)
 
 
-def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> None:
+@dataclass(frozen=True)
+class TrainingState:
+    """What a checkpoint keeps of a run besides the model and the optimizer.
+
+    Attributes
+    ----------
+    epoch : int
+        The epochs completed: pass it as ``fit(..., initial_epoch=epoch)``.
+    rng : numpy.random.Generator
+        The run's generator as it was when epoch 0 began: pass it as
+        ``fit(..., rng=rng)`` (fit replays the skipped epochs' shuffles).
+    """
+
+    epoch: int
+    rng: np.random.Generator
+
+
+def save(
+    model: Layer,
+    path: PathLike,
+    optimizer: Optimizer | None = None,
+    *,
+    epoch: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> None:
     """Write ``model`` (and ``optimizer``'s state, if given) to ``path`` atomically.
 
     The arrays go to a temporary file in the same directory, which is then
@@ -73,6 +103,16 @@ def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> No
     path : str or os.PathLike
     optimizer : Optimizer, optional
         Saved so that :func:`load_optimizer_state` can resume training exactly.
+    epoch : int, optional
+        The epochs completed, for a checkpoint (:func:`load_training_state`).
+    rng : numpy.random.Generator, optional
+        With ``epoch``: the run's generator as epoch 0 found it.
+
+    Notes
+    -----
+    The state of every ``numpy.random.Generator`` a layer of the model
+    holds (Dropout's ``rng``) is saved too, and :func:`load` restores it,
+    so a loaded model draws the masks the saved one would have drawn next.
     """
     if not isinstance(model, Layer):
         raise TypeError(f"save: model must be a Layer, got {type(model).__name__}")
@@ -81,12 +121,28 @@ def save(model: Layer, path: PathLike, optimizer: Optimizer | None = None) -> No
     _check_path("save", path)
     if Path(path).is_dir():
         raise ValueError(f"save: {path} is a directory; pass a file path such as 'model.npz'")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"save: rng must be a numpy.random.Generator, got {type(rng).__name__}")
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "model": to_spec(model),
         "optimizer": None,
+        "generators": {
+            key: _generator_state(gen) for key, (_, _, gen) in _generators(model).items()
+        },
+        "frozen": {
+            "layers": [path for path, layer in model.named_modules() if not layer.trainable],
+            "parameters": [name for name, p in model.named_parameters() if not p.trainable],
+        },
     }
+    if epoch is not None:
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"save: epoch must be an int >= 0, got {epoch!r}")
+        meta["training"] = {
+            "epoch": epoch,
+            "rng": None if rng is None else _generator_state(rng),
+        }
     arrays: dict[str, np.ndarray[Any, Any]] = {
         STATE_PREFIX + name: array for name, array in model.state_dict().items()
     }
@@ -230,6 +286,13 @@ def load(
         raise ValueError(
             f"layernet.load: {path}: the saved arrays do not fit the architecture: {exc}"
         ) from None
+    _restore_frozen(model, meta.get("frozen"))
+    held = _generators(model)
+    saved = meta.get("generators") or {}
+    for key, state_of in saved.items() if isinstance(saved, dict) else ():
+        if key in held:
+            layer, attribute, _ = held[key]
+            setattr(layer, attribute, _generator_from(state_of, f"layernet.load: {path}"))
     if not isinstance(model, expect):
         raise TypeError(
             f"layernet.load: {path} holds a {type(model).__name__}, expected a {expect.__name__}"
@@ -278,6 +341,102 @@ def load_optimizer_state(path: PathLike, optimizer: Optimizer) -> None:
         optimizer.load_state_dict({**saved, "state": state})
     except (ValueError, TypeError) as exc:
         raise ValueError(f"layernet.load_optimizer_state: {path}: {exc}") from None
+
+
+def load_training_state(path: PathLike) -> TrainingState:
+    """The epochs completed and the run's generator that a checkpoint carries.
+
+    Resuming in a new process, from a :class:`~layernet.ModelCheckpoint` file::
+
+        model = layernet.load("ckpt-10.npz", expect=Sequential)  # Dropout generators too
+        opt = layernet.Adam(model.parameters(), lr=1e-3)
+        layernet.load_optimizer_state("ckpt-10.npz", opt)
+        state = layernet.load_training_state("ckpt-10.npz")
+        model.fit(x, y, ..., epochs=20, initial_epoch=state.epoch, rng=state.rng)
+
+    Raises
+    ------
+    ValueError
+        If the file holds no training state (it was written by
+        :func:`save` without ``epoch``), or any problem :func:`load` reports.
+    """
+    where = f"layernet.load_training_state: {path}"
+    _check_path("layernet.load_training_state", path)
+    _, meta = _read(path)
+    training = meta.get("training")
+    if not isinstance(training, dict) or not isinstance(training.get("epoch"), int):
+        raise ValueError(
+            f"{where}: the file holds no training state; ModelCheckpoint writes it, or "
+            "layernet.save(model, path, optimizer, epoch=..., rng=...)"
+        )
+    saved_rng = training.get("rng")
+    rng = np.random.default_rng() if saved_rng is None else _generator_from(saved_rng, where)
+    return TrainingState(epoch=training["epoch"], rng=rng)
+
+
+def _restore_frozen(model: Layer, frozen: Any) -> None:
+    """Set the ``trainable`` flags that :func:`save` recorded (each as saved, not propagated)."""
+    if not isinstance(frozen, dict):
+        return
+    layers = set(frozen.get("layers", ()))
+    for path, layer in model.named_modules():
+        if path in layers:
+            vars(layer)["_trainable"] = False  # this layer's flag alone: children kept theirs
+    names = set(frozen.get("parameters", ()))
+    for name, param in model.named_parameters():
+        param.trainable = name not in names
+
+
+# -- random generators -----------------------------------------------------------------
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _generators(model: Layer) -> dict[str, tuple[Layer, str, np.random.Generator]]:
+    """Every Generator a layer of ``model`` holds, by dotted path (``"3.rng"``)."""
+    found: dict[str, tuple[Layer, str, np.random.Generator]] = {}
+    for prefix, layer in model.named_modules():
+        for name, value in vars(layer).items():
+            if isinstance(value, np.random.Generator):
+                found[f"{prefix}.{name}" if prefix else name] = (layer, name, value)
+    return found
+
+
+def _generator_state(gen: np.random.Generator) -> dict[str, Any]:
+    """The bit generator's state as JSON (arrays as tagged lists)."""
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: encode(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray):
+            return {"__ndarray__": value.tolist(), "dtype": value.dtype.str}
+        if isinstance(value, np.integer):
+            return int(value)
+        return value
+
+    state: dict[str, Any] = encode(gen.bit_generator.state)
+    return state
+
+
+def _generator_from(state: Any, where: str) -> np.random.Generator:
+    """A Generator in the saved state (the inverse of :func:`_generator_state`)."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "__ndarray__" in value:
+                return np.asarray(value["__ndarray__"], dtype=np.dtype(value["dtype"]))
+            return {k: decode(v) for k, v in value.items()}
+        return value
+
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ValueError(f"{where}: corrupted generator state (bit generator {name!r})")
+    bit_generator = getattr(np.random, name)()
+    try:
+        bit_generator.state = decode(state)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"{where}: corrupted generator state: {exc}") from None
+    return np.random.Generator(bit_generator)
 
 
 # -- reading ---------------------------------------------------------------------------

@@ -26,10 +26,12 @@ streamed batch is checked as it arrives.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import math
 import numbers
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -50,6 +52,7 @@ from ._validation import (
 )
 from .callbacks import Callback, CallbackList, as_callback
 from .layers.base import Layer, check_unique, check_values, min_training_batch
+from .layers.spec import as_spec
 from .losses import Loss
 from .metrics import Metric, accumulate, get_metrics
 from .optimizers import FullBatchOptimizer, Optimizer
@@ -77,7 +80,16 @@ class History:
         Wall time of each epoch in seconds, validation included (kept apart
         from ``history`` so that runs compare equal whatever the clock says).
     params : dict
-        The run's settings: epochs, steps per epoch, samples, metrics.
+        The run's settings: epochs, initial_epoch, steps per epoch, samples,
+        batch size (None when streaming: the stream sets it), metrics.
+    interrupted : bool
+        True when Ctrl-C (a KeyboardInterrupt) ended the run: ``history``
+        then holds the epochs that completed, and the model the weights
+        after the last completed optimizer step (see :func:`fit`).
+    stop_reason : str or None
+        Why training ended before ``epochs``: the Ctrl-C, or the callback
+        that stopped it (EarlyStopping, a quiet TerminateOnNaN); None when
+        every epoch ran.
     """
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
@@ -85,6 +97,8 @@ class History:
         self.epoch: list[int] = []
         self.times: list[float] = []
         self.params: dict[str, Any] = dict(params or {})
+        self.interrupted = False
+        self.stop_reason: str | None = None
 
     def record(self, epoch: int, logs: dict[str, Any], seconds: float) -> None:
         """Append one epoch's logs."""
@@ -274,7 +288,20 @@ def _prepare_arrays(
             f"{where}: {x_name} and {y_name} have different lengths: {x_name} has {n} samples, "
             f"{y_name} has {n_y}; pass one target per sample"
         )
-    model.check_input(xa.shape)
+    try:
+        model.check_input(xa.shape)
+    except ValueError as exc:
+        if xa.ndim == 1:  # inside fit, almost always one feature per sample
+            spec = as_spec(model.input_spec)
+            column = f"with one feature per sample use {x_name}.reshape(-1, 1)"
+            row = f"if the whole array is a single sample, {x_name}.reshape(1, -1)"
+            one_sample = spec is not None and spec.fits(xa.shape) and xa.shape != (1,)
+            raise ValueError(
+                f"{where}: {x_name} is 1-D (shape {xa.shape}) but the model expects input of "
+                f"shape {spec or '(batch, features)'}: "
+                + (f"{row}; {column}" if one_sample else f"{column}; {row}")
+            ) from None
+        raise ValueError(f"{where}: {x_name} does not fit the model: {exc}") from None
     check_finite(xa, f"{where}: {x_name}")
     template = model.forward(xa[:1], training=False)
     pred_like = np.broadcast_to(template, (n, *template.shape[1:]))
@@ -353,14 +380,22 @@ class _Stream:
                     f"{self.where}: batch {count + 1} of epoch {epoch + 1} is "
                     f"{type(item).__name__}, expected an (x_batch, y_batch) pair"
                 )
-            xb = self.model.convert_input(item[0])
             what = f"{self.where}: batch {count + 1} of epoch {epoch + 1}"
+            try:
+                xb = self.model.convert_input(item[0])
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{what}: x_batch: {exc}") from None
             if xb.ndim == 0 or xb.shape[0] == 0:
                 raise ValueError(f"{what}: x_batch is empty (shape {xb.shape})")
             n_y = _length(item[1], what, "y_batch")
             if n_y != xb.shape[0]:
                 raise ValueError(f"{what}: x_batch has {xb.shape[0]} samples but y_batch has {n_y}")
-            self.model.check_input(xb.shape)
+            try:
+                self.model.check_input(xb.shape)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{what}: x_batch of shape {xb.shape} does not fit: {exc}"
+                ) from None
             check_finite(xb, f"{what}: x_batch")
             count += 1
             yield xb, item[1], None
@@ -382,7 +417,10 @@ class _Stream:
         if ya.dtype.kind in "fc":
             check_finite(ya, f"{self.where}: {what}: y_batch")
         for metric in self.metrics:
-            metric.check_target(pred, ya)
+            try:
+                metric.check_target(pred, ya)
+            except ValueError as exc:
+                raise ValueError(f"{self.where}: {what}: y_batch cannot be scored: {exc}") from None
         return ya
 
 
@@ -432,6 +470,11 @@ class _Arrays:
     def target(self, pred: FloatArray, y: Any, what: str) -> np.ndarray[Any, Any]:
         """The target, already checked for the whole set."""
         return np.asarray(y)
+
+    def skip(self, epochs: int, gen: np.random.Generator) -> None:
+        """Draw the permutations of ``epochs`` epochs that a resumed run does not train."""
+        for _ in range(epochs):
+            gen.permutation(self.x.shape[0])
 
 
 _Data: TypeAlias = "_Arrays | _Stream"
@@ -698,7 +741,16 @@ def predict(model: Layer, x: ArrayLike, *, batch_size: int | None = None) -> Flo
         )
     if not isinstance(model, Layer):
         raise TypeError(f"predict: model must be a Layer, got {type(model).__name__}")
-    arr = model.convert_input(x)
+    try:
+        arr = model.convert_input(x)
+    except (TypeError, ValueError):
+        if not _is_stream(x):
+            raise
+        raise TypeError(  # a list of (x_batch, y_batch) pairs, as fit streams them
+            f"predict: x must be an array of inputs, got a {type(x).__name__} of "
+            "(x_batch, y_batch) pairs; predict takes arrays, not streamed batches: "
+            "predict on each x_batch, or stack them with np.concatenate"
+        ) from None
     model.check_input(arr.shape)
     check_values(model, arr)
     n = arr.shape[0]
@@ -724,8 +776,8 @@ def fit(
     loss: Loss,
     optimizer: Optimizer,
     epochs: int,
-    batch_size: int = 32,
-    shuffle: bool = True,
+    batch_size: int | None = None,
+    shuffle: bool | None = None,
     drop_last: bool = False,
     sample_weight: ArrayLike | None = None,
     class_weight: Mapping[int, float] | None = None,
@@ -735,6 +787,7 @@ def fit(
     metrics: Iterable[MetricLike] = (),
     verbose: int = 1,
     rng: RngLike = None,
+    initial_epoch: int = 0,
 ) -> History:
     """Train the model, Keras-style; returns the per-epoch :class:`~layernet.History`.
 
@@ -767,11 +820,16 @@ def fit(
         one iteration over the whole set, ``epochs`` caps the iterations,
         and training ends early when SciPy reports convergence.
     epochs : int
-        Passes over the data, >= 1.
-    batch_size : int
-        Rows per step (the last batch may be smaller); >= 1.
-    shuffle : bool
-        Draw a fresh permutation each epoch (arrays only).
+        The index of the last epoch plus one, >= 1 (Keras's meaning): the
+        run trains epochs ``initial_epoch`` to ``epochs - 1``.
+    batch_size : int, default 32
+        Rows per step (the last batch may be smaller); >= 1. Arrays only:
+        with streamed batches each ``(x_batch, y_batch)`` is one step, and
+        passing ``batch_size`` is a ValueError.
+    shuffle : bool, default True
+        Draw a fresh permutation each epoch. Arrays only: a stream is read
+        in its own order, and ``shuffle=True`` with one is a ValueError
+        (shuffle inside the stream).
     drop_last : bool
         Leave out the rows after the last full batch of each epoch (which
         rows, with ``shuffle``, changes from epoch to epoch), as torch's
@@ -814,12 +872,39 @@ def fit(
     rng : numpy.random.Generator, int or None
         The source of the shuffles and the validation split; the same
         seed gives bit-identical weights and History. No global random
-        state is used.
+        state is used. Arrays only: with a stream it is a ValueError.
+    initial_epoch : int
+        The epoch to start at (0-based), to resume a run: epochs are
+        numbered from it in the History, the logs, ModelCheckpoint's
+        ``{epoch}`` and CSVLogger's rows. ``rng`` is the run's generator
+        as it was when epoch 0 began (the same int seed, or
+        :attr:`TrainingState.rng <layernet.TrainingState>` from a
+        checkpoint): fit first draws the validation split and the
+        ``initial_epoch`` permutations the skipped epochs used, so epoch
+        ``k`` sees the same order of rows whichever call runs it.
+        Together with the optimizer state and the model's generators
+        (Dropout's), which a ModelCheckpoint file carries, a run stopped
+        after epoch ``k`` and resumed with ``initial_epoch=k`` ends with
+        the same weights, bit for bit, as one that never stopped (see
+        the saving guide).
 
     Returns
     -------
     History
         ``history.history["loss"]`` etc., one value per epoch.
+
+    Notes
+    -----
+    Ctrl-C: the first press lets the current optimizer step finish, then
+    fit stops, prints what happened, runs ``on_train_end`` and returns
+    the History with ``interrupted=True``. The model holds the weights
+    after that last completed step (part of an epoch may have been
+    applied); the History holds only the epochs that completed, so a
+    checkpoint written at the last epoch end is the place to resume from.
+    A second press stops at once with KeyboardInterrupt; files that
+    callbacks wrote (checkpoints, CSV rows) are never left half-written.
+    When a callback stops training early, a line says which (verbose 1
+    or 2) and ``history.stop_reason`` keeps it.
 
     Raises
     ------
@@ -835,18 +920,22 @@ def fit(
             "fit: optimizer must be an Optimizer instance such as "
             "SGD(model.parameters(), lr=0.1), got None"
         )
-    shuffle = check_bool(shuffle, "shuffle", "fit")
+    shuffled = True if shuffle is None else check_bool(shuffle, "shuffle", "fit")
     drop_last = check_bool(drop_last, "drop_last", "fit")
     n_epochs = check_positive_int(epochs, "epochs", "fit")
-    size = check_positive_int(batch_size, "batch_size", "fit")
+    first = _check_initial_epoch(initial_epoch, n_epochs)
+    size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size", "fit")
     split = check_real(validation_split, "validation_split", "fit", low=0, high=1)
     level = _check_verbose(verbose)
     metric_list = get_metrics(metrics, loss.pred_kind)
     user_callbacks = _check_callbacks(callbacks)
     gen = as_generator(rng)
+    start_rng = copy.deepcopy(gen)  # as epoch 0 found it: what a checkpoint keeps
     full_batch = isinstance(optimizer, FullBatchOptimizer)
 
     train = _make_data(model, loss, metric_list, x, y, size, "fit")
+    if isinstance(train, _Stream):
+        _refuse_for_streams(batch_size=batch_size, shuffle=shuffle, rng=rng)
     weights = _sample_weights(train, loss, sample_weight, class_weight)
     if drop_last and (full_batch or not isinstance(train, _Arrays)):
         raise ValueError(
@@ -892,30 +981,78 @@ def fit(
     better.update({"val_" + k: v for k, v in better.items()})
     params = {
         "epochs": n_epochs,
+        "initial_epoch": first,
         "steps": 1 if full_batch else train.steps,
         "samples": train.samples,
-        "batch_size": size,
+        "batch_size": size if isinstance(train, _Arrays) else None,
         "metrics": keys,
         "greater_is_better": better,
     }
     cbs = CallbackList.for_fit(user_callbacks, verbose=level, primary=optimizer.is_primary)
-    cbs.set_context(model, optimizer, params)
+    cbs.set_context(model, optimizer, params, start_rng=start_rng)
     run = _Run(model, loss, metric_list, cbs, History(params), optimizer)
     cbs.on_train_begin()
     with _deferred_interrupt(enabled=not full_batch) as interrupt:
         try:
             if isinstance(optimizer, FullBatchOptimizer) and isinstance(train, _Arrays):
-                run.full_batch(optimizer, train, val, n_epochs)
+                run.full_batch(optimizer, train, val, n_epochs, first)
             else:
                 _stop_between_batches(train, interrupt)
-                run.mini_batch(optimizer, train, val, n_epochs, gen if shuffle else None)
+                if shuffled and isinstance(train, _Arrays):
+                    train.skip(first, gen)
+                run.mini_batch(optimizer, train, val, n_epochs, gen if shuffled else None, first)
         except KeyboardInterrupt:
             if interrupt.requested > 1:  # pressed twice: stop at once
                 raise
+            run.interrupted(n_epochs)
         finally:
             model.clear_cache()
-    cbs.on_train_end()
-    return run.history
+    history = run.history
+    if not history.interrupted and cbs.stop_training:
+        history.stop_reason = _stopped_by(cbs, history, n_epochs)
+    if history.interrupted and not level:  # nothing else would say why fit returned
+        print(history.stop_reason, file=sys.stderr)
+    cbs.on_train_end({"stop_reason": history.stop_reason} if history.stop_reason else None)
+    return history
+
+
+def _check_initial_epoch(value: object, epochs: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
+        raise ValueError(f"fit: initial_epoch must be an int >= 0, got {value!r}")
+    if int(value) >= epochs:
+        raise ValueError(
+            f"fit: initial_epoch={value} leaves nothing to train with epochs={epochs}: as in "
+            f"Keras, epochs is where training ends, not how many to add; to train 10 more "
+            f"epochs after {value}, pass epochs={value + 10}, initial_epoch={value}"
+        )
+    return int(value)
+
+
+def _refuse_for_streams(*, batch_size: object, shuffle: object, rng: object) -> None:
+    """A stream sets its own batches and order: refuse arguments that would be ignored."""
+    if batch_size is not None:
+        raise ValueError(
+            f"fit: batch_size={batch_size!r} has no effect when x streams (x_batch, y_batch) "
+            "pairs: each pair is one step, of the size the stream gives; drop batch_size "
+            "(or pass arrays to let fit batch them)"
+        )
+    if shuffle is True:
+        raise ValueError(
+            "fit: shuffle=True has no effect when x streams (x_batch, y_batch) pairs: they are "
+            "read in the order the stream yields them; shuffle inside the stream"
+        )
+    if rng is not None:
+        raise ValueError(
+            "fit: rng has no effect when x streams (x_batch, y_batch) pairs: fit draws nothing "
+            "for a stream (no shuffle, no validation split); seed the stream itself"
+        )
+
+
+def _stopped_by(cbs: CallbackList, history: History, epochs: int) -> str:
+    """The printed line for a run a callback stopped before ``epochs``."""
+    names = ", ".join(repr(cb) for cb in cbs.callbacks if cb.stop_training)
+    last = history.epoch[-1] + 1 if history.epoch else history.params.get("initial_epoch", 0)
+    return f"fit: stopped early by {names} after epoch {last}/{epochs}"
 
 
 class _Interrupt:
@@ -1039,6 +1176,25 @@ class _Run:
     ) -> None:
         self.model, self.loss, self.metrics = model, loss, metrics
         self.callbacks, self.history, self.optimizer = callbacks, history, optimizer
+        self.epoch = 0  # the epoch running, and the optimizer steps it has completed
+        self.steps = 0
+
+    def interrupted(self, epochs: int) -> None:
+        """Ctrl-C stopped the run: mark the History and say what state the model is in."""
+        history = self.history
+        history.interrupted = True
+        done = len(history.epoch)
+        partial = (
+            f"; {self.steps} step{'s' * (self.steps != 1)} of epoch {self.epoch + 1} were "
+            "applied after it"
+            if self.steps
+            else ""
+        )
+        history.stop_reason = (
+            f"fit: interrupted (Ctrl-C) during epoch {self.epoch + 1}/{epochs}. The History "
+            f"holds the {done} completed epoch{'s' * (done != 1)}; the model holds the weights "
+            f"after the last completed optimizer step{partial}"
+        )
 
     def end_epoch(
         self, epoch: int, logs: dict[str, float], val: _Data | None, start: float
@@ -1063,8 +1219,10 @@ class _Run:
         val: _Data | None,
         epochs: int,
         gen: np.random.Generator | None,
+        first: int = 0,
     ) -> None:
-        for epoch in range(epochs):
+        for epoch in range(first, epochs):
+            self.epoch, self.steps = epoch, 0
             start = time.perf_counter()
             self.callbacks.on_epoch_begin(epoch, {})
             logs = self._epoch(optimizer, train, epoch, gen)
@@ -1085,7 +1243,11 @@ class _Run:
             if hooks:
                 callbacks.on_batch_begin(b, {"batch": b, "size": n})
             pred = model.forward(xb, training=True)
-            yb = yb_raw if checked else data.target(pred, yb_raw, f"batch {b + 1}")
+            yb = (
+                yb_raw
+                if checked
+                else data.target(pred, yb_raw, f"batch {b + 1} of epoch {epoch + 1}")
+            )
             value = loss.forward(pred, yb) if wb is None else loss.weighted_forward(pred, yb, wb)
             shared = optimizer.global_loss(value, n)  # every process stops at the same batch
             if not math.isfinite(shared):
@@ -1095,6 +1257,7 @@ class _Run:
                 stats[i] = accumulate(metric, stats[i], metric.statistics(pred, yb))
             model.backward_parameters(loss.backward() if wb is None else loss.weighted_backward(wb))
             optimizer.step()
+            self.steps = b + 1
             total += value * n
             rows += n
             if hooks:
@@ -1106,20 +1269,26 @@ class _Run:
     # -- LBFGS: each epoch is one iteration over the full set -------------------------
 
     def full_batch(
-        self, optimizer: FullBatchOptimizer, train: _Arrays, val: _Data | None, epochs: int
+        self,
+        optimizer: FullBatchOptimizer,
+        train: _Arrays,
+        val: _Data | None,
+        epochs: int,
+        first: int = 0,
     ) -> None:
         model, loss, callbacks = self.model, self.loss, self.callbacks
         x, y, w, size = train.x, train.y, train.w, train.batch_size
         n = x.shape[0]
         params = optimizer.params
         sums = [np.zeros_like(p.grad) for p in params] if n > size else []
-        epoch, begun, start = 0, False, time.perf_counter()
+        epoch, begun, start = first, False, time.perf_counter()
         last = optimizer.pack()
 
         def closure() -> float:
             nonlocal begun
             if not begun:
                 begun = True
+                self.epoch = epoch
                 callbacks.on_epoch_begin(epoch, {})
             if not sums:  # the whole set in one pass
                 return _step(model, loss, x, y, w)
@@ -1156,7 +1325,7 @@ class _Run:
                 raise StopIteration
 
         try:
-            optimizer.minimize(closure, max_iter=epochs, callback=on_iteration)
+            optimizer.minimize(closure, max_iter=epochs - first, callback=on_iteration)
         except KeyboardInterrupt:
             optimizer.unpack(last)  # the last completed iteration, not a line-search trial point
             raise

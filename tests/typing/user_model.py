@@ -78,6 +78,25 @@ def fit_and_keep(model: Sequential, x: FloatArray, y: FloatArray, path: str) -> 
     return losses[-1] + scores["mse"]
 
 
+def resume(path: str, x: FloatArray, y: FloatArray) -> layernet.History:
+    model = build(2).astype(np.float32)  # astype returns the model, typed as a Sequential
+    model[0].trainable = False
+    optimizer = SGD(model.parameters(), lr=0.5)
+    model.fit(x, y, loss=MSELoss(), optimizer=optimizer, epochs=2, verbose=0, rng=0,
+              callbacks=[layernet.ModelCheckpoint(path, monitor="loss")])  # fmt: skip
+    again = layernet.load(path, expect=Sequential)
+    opt = SGD(again.parameters(), lr=0.5)
+    layernet.load_optimizer_state(path, opt)
+    state: layernet.TrainingState = layernet.load_training_state(path)
+    rng: np.random.Generator = state.rng
+    history = again.fit(x, y, loss=MSELoss(), optimizer=opt, epochs=4, verbose=0, rng=rng,
+                        initial_epoch=state.epoch)  # fmt: skip
+    interrupted: bool = history.interrupted
+    reason: str | None = history.stop_reason
+    print(interrupted, reason, again.summary(input_shape=(2,)))
+    return history
+
+
 def main() -> None:
     data = layernet.datasets.load_gender()
     model = build(0)
@@ -89,6 +108,7 @@ def main() -> None:
     print(np.round(predictions, 3), model.summary())
     with tempfile.TemporaryDirectory() as tmp:
         print(fit_and_keep(build(1), data.x, data.y, f"{tmp}/model.npz"))
+        print(resume(f"{tmp}/ckpt.npz", data.x, data.y).epoch)
 
 
 if __name__ == "__main__":

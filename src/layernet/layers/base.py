@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .._typing import ArrayLike, FloatArray, Shape
+from .._typing import ArrayLike, DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import as_float_array, check_finite, input_dtype
 from ..parameter import Parameter
 from .spec import InputSpec, as_spec
+
+_L = TypeVar("_L", bound="Layer")
 
 
 class Layer(ABC):
@@ -97,8 +99,33 @@ class Layer(ABC):
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
+    @property
+    def trainable(self) -> bool:
+        """Whether this layer trains (Keras's flag); set it to freeze or unfreeze.
+
+        Setting it sets the same flag on every layer below this one and on
+        all their parameters (:attr:`Parameter.trainable`): optimizers then
+        leave those parameters as they are, ``summary`` counts them as
+        non-trainable, and ``save``/``load`` and pickling keep the flags.
+        As in torch (``requires_grad``), and unlike Keras, freezing changes
+        no behaviour: a frozen BatchNorm still normalises with batch
+        statistics and updates its running statistics while fitting.
+        """
+        return bool(self.__dict__.get("_trainable", True))
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(
+                f"{self!r}: trainable must be a bool, got {type(value).__name__} {value!r}"
+            )
+        for _, layer in self.named_modules():
+            layer.__dict__["_trainable"] = bool(value)
+        for param in self.parameters():
+            param.trainable = bool(value)
+
     def parameters(self) -> Iterator[Parameter]:
-        """Yield the trainable parameters, this layer's and its children's."""
+        """Yield the parameters, this layer's and its children's, frozen ones included."""
         for _, param in self.named_parameters():
             yield param
 
@@ -141,7 +168,10 @@ class Layer(ABC):
         """Copy arrays into the parameters and buffers, in place.
 
         Every name must be present, none extra, and each array must have the
-        target's shape and a float dtype; nothing is copied unless all fit.
+        target's shape and a float dtype that converts to the target's
+        without rounding (float32 into a float64 model is exact; float64
+        into a float32 model is refused: cast one side explicitly, e.g.
+        ``model.astype(np.float64)``); nothing is copied unless all fit.
 
         Raises
         ------
@@ -170,6 +200,14 @@ class Layer(ABC):
                     f"{self!r}: state dict entry {name!r} has dtype {array.dtype}, "
                     f"expected {target.dtype}"
                 )
+            if not np.can_cast(array.dtype, target.dtype, "safe"):
+                raise ValueError(
+                    f"{self!r}: state dict entry {name!r} is {array.dtype} but the model is "
+                    f"{target.dtype}; loading would round every value (tiny ones to 0). "
+                    f"Cast the model first (model.astype(np.{array.dtype})), or cast the "
+                    f"state yourself if rounding is meant: "
+                    f"{{k: v.astype(np.{target.dtype}) for k, v in state.items()}}"
+                )
             arrays[name] = array
         for name, target in targets.items():
             target[...] = arrays[name]
@@ -177,6 +215,46 @@ class Layer(ABC):
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this layer (for save/load)."""
         return {}
+
+    def astype(self: _L, dtype: DTypeLike) -> _L:
+        """Cast the whole model to ``dtype`` in place and return it: ``model.astype(np.float32)``.
+
+        Walks the tree: every layer's parameters (values, and gradients as
+        zeros), its buffers (BatchNorm's running statistics) and its
+        ``dtype``, so that saving, ``summary`` and new layers' checks see the
+        new dtype; what ``forward`` cached is dropped. Parameters keep their
+        identity (only their arrays are replaced), but an optimizer built
+        before the cast holds state in the old dtype: build the optimizer
+        after casting. Parameter-free layers follow their input's dtype and
+        need no cast. Casting to the dtype the model has changes nothing.
+
+        Parameters
+        ----------
+        dtype : np.float64 or np.float32
+
+        Returns
+        -------
+        Layer
+            ``self``, so that ``model = Sequential([...]).astype(np.float32)`` reads.
+        """
+        target = as_float_dtype(dtype)
+        self.clear_cache()
+        for _, layer in self.named_modules():
+            buffers = {id(array) for _, array in layer.own_buffers()}
+            for name, value in list(vars(layer).items()):
+                if isinstance(value, Parameter):
+                    if value.value.dtype != target:
+                        value.value = value.value.astype(target)
+                        value.grad = np.zeros_like(value.value)
+                elif (
+                    isinstance(value, np.ndarray)
+                    and id(value) in buffers
+                    and value.dtype != target
+                ):
+                    setattr(layer, name, value.astype(target))
+            if "dtype" in vars(layer) and not type(layer).follows_input_dtype:
+                layer.dtype = target
+        return self
 
     # -- caches: what forward keeps for backward -------------------------------------
 
@@ -295,7 +373,20 @@ def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None
     if spec is None or spec.fits(shape[1:]):
         return
     message = f"{describe(layer, position)}: expected input of shape {spec}, got {shape}"
-    if spec.fits(shape) or len(shape) == spec.min_rank:  # one axis short: a lone sample?
+    channels = dict(spec.axes).get(0)
+    if (
+        channels == 1
+        and spec.min_rank >= 2
+        and len(shape) == spec.min_rank
+        and spec.fits((1, *shape[1:]))
+    ):
+        # (n, length) for a one-channel conv: the channel axis is missing, not the batch axis
+        message += (
+            "; the channel axis is missing (channels come first, after the batch axis): "
+            f"use x[:, None] to make it {(shape[0], 1, *shape[1:])}"
+            + (", i.e. x[:, None, :] for (n, length) data" if len(shape) == 2 else "")
+        )
+    elif spec.fits(shape) or len(shape) == spec.min_rank:  # one axis short: a lone sample?
         message += "; a single sample must still carry the batch axis: " + (
             "reshape it with x.reshape(1, -1) (or x.reshape(-1, 1) if it holds one feature "
             "per sample)"

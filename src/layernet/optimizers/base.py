@@ -124,8 +124,10 @@ class _Layout:
     """
 
     def __init__(self, params: list[Parameter], *, flat: bool) -> None:
+        # frozen parameters are left out; checks notices when one is frozen or unfrozen
+        self.checks = [(p, p.value, p.grad, p.trainable) for p in params]
+        params = [p for p in params if p.trainable]
         self.params = params
-        self.checks = [(p, p.value, p.grad) for p in params]
         dtypes = {p.dtype for p in params}
         self.dtype: np.dtype[Any] | None = dtypes.pop() if len(dtypes) == 1 else None
         self.size = sum(p.size for p in params)
@@ -171,8 +173,8 @@ class _Layout:
         Asked only after some Parameter somewhere was rebound (:func:`moves`
         changed): if none of these was, the layout is current again as of now.
         """
-        for p, value, grad in self.checks:
-            if p.value is not value or p.grad is not grad:
+        for p, value, grad, trainable in self.checks:
+            if p.value is not value or p.grad is not grad or p.trainable is not trainable:
                 return False
         self.moves = moves()
         return True
@@ -191,6 +193,14 @@ class Optimizer(ABC):
     A subclass checks its own hyperparameters before calling
     ``super().__init__``, which packs last: a constructor that raises moves
     nothing.
+
+    Frozen parameters (``param.trainable`` False, e.g. after
+    ``layer.trainable = False``) are skipped, as torch skips parameters
+    without gradients: a step leaves their values and their state (moments,
+    step count) as they are, and gradient clipping ignores them. The flags
+    are read at every step, so freezing or unfreezing after the optimizer
+    was built takes effect at the next step; an unfrozen parameter
+    continues from its own state.
 
     Parameters
     ----------
@@ -264,7 +274,7 @@ class Optimizer(ABC):
 
     @abstractmethod
     def step(self) -> None:
-        """Update every parameter in place from its ``.grad``."""
+        """Update every trainable parameter in place from its ``.grad``."""
 
     def get_config(self) -> dict[str, Any]:
         """Hyperparameters that rebuild this optimizer (for save/load): :attr:`hyperparameters`."""
@@ -328,7 +338,9 @@ class Optimizer(ABC):
         only hand-made or partially loaded state differs; it is updated parameter
         by parameter.
         """
-        slots = [self.state.get(p, {}) for p in self.params]
+        slots = [self.state.get(p, {}) for p in self.params if p.trainable]
+        if not slots:
+            return True
         keys = set(slots[0])
         if any(set(s) != keys for s in slots):
             return False
@@ -339,8 +351,8 @@ class Optimizer(ABC):
         if key in layout.states:
             return layout.settled
         if layout.flat:
-            return [key not in self.state.get(self.params[0], {})] * len(layout.values)
-        missing = [key not in self.state.get(p, {}) for p in self.params]
+            return [key not in self.state.get(layout.params[0], {})] * len(layout.values)
+        missing = [key not in self.state.get(p, {}) for p in layout.params]
         return missing if layout.whole else [missing[i] for i in layout.owner]
 
     def _state(self, layout: _Layout, key: str, *, fill: float = 0.0) -> list[FloatArray]:
@@ -560,7 +572,7 @@ class FullBatchOptimizer(Optimizer):
     and puts it back with :meth:`unpack` when training stops mid-line-search.
     A subclass implements :meth:`minimize` (and ``step``).
 
-    The parameters are seen as one float64 vector ``w`` in :attr:`params`
+    The trainable parameters are seen as one float64 vector ``w`` in :attr:`params`
     order (scikit-learn's MLP ``_pack``/``_unpack``); :meth:`pack` copies, so
     the parameters are not packed in place and stay wherever their model
     keeps them.
@@ -597,18 +609,29 @@ class FullBatchOptimizer(Optimizer):
             What the minimiser reports (``scipy.optimize.OptimizeResult`` for LBFGS).
         """
 
+    def trained(self) -> list[Parameter]:
+        """The parameters it optimises: those of :attr:`params` that are trainable."""
+        return [p for p in self.params if p.trainable]
+
     def pack(self) -> FloatArray:
-        """All parameter values as one float64 vector, in :attr:`params` order (a copy)."""
-        return np.concatenate([p.value.reshape(-1) for p in self.params]).astype(np.float64)
+        """The trainable parameters' values as one float64 vector, in order (a copy)."""
+        return _concatenate([p.value for p in self.trained()])
 
     def pack_grads(self) -> FloatArray:
-        """All gradients as one float64 vector, in :attr:`params` order (a copy)."""
-        return np.concatenate([p.grad.reshape(-1) for p in self.params]).astype(np.float64)
+        """The trainable parameters' gradients as one float64 vector, in order (a copy)."""
+        return _concatenate([p.grad for p in self.trained()])
 
     def unpack(self, w: FloatArray) -> None:
-        """Write the vector ``w`` into the parameters, in place (cast to their dtype)."""
+        """Write ``w`` into the trainable parameters, in place (cast to their dtype)."""
         start = 0
-        for p in self.params:
+        for p in self.trained():
             stop = start + p.size
             p.value[...] = w[start:stop].reshape(p.shape)
             start = stop
+
+
+def _concatenate(arrays: list[FloatArray]) -> FloatArray:
+    """The arrays flattened end to end, as float64 (empty when there are none)."""
+    if not arrays:
+        return np.zeros(0)
+    return np.concatenate([a.reshape(-1) for a in arrays]).astype(np.float64)
