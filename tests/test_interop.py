@@ -65,6 +65,38 @@ def test_names_and_layouts_of_to_torch() -> None:
     assert all(v.flags.c_contiguous for v in to_torch(mlp()).values())
 
 
+def test_containers_and_batchnorm2d_keep_torch_paths() -> None:
+    """Residual's block/shortcut and Parallel's branches.i are torch's module paths."""
+    model = _resnet_2d()
+    shapes = {k: v.shape for k, v in to_torch(model).items()}
+    assert shapes["1.weight"] == (4,)  # BatchNorm2d's gamma under torch's name
+    assert shapes["1.running_var"] == (4,)
+    assert shapes["3.block.0.weight"] == (8, 4, 3, 3)
+    assert shapes["3.block.4.running_mean"] == (8,)
+    assert shapes["3.shortcut.1.bias"] == (8,)
+    assert shapes["5.branches.0.weight"] == (3, 8, 1, 1)
+    assert shapes["5.branches.1.1.running_var"] == (2,)
+    assert shapes["6.block.branches.1.1.weight"] == (13,)
+    assert shapes["8.weight"] == (3, 13)  # Dense, transposed
+    assert not any("gamma" in k or "beta" in k for k in shapes)
+    assert len(shapes) == len(model.state_dict())
+
+    state = torch_style_state(model)  # with torch's num_batches_tracked for each batch norm
+    assert "3.shortcut.1.num_batches_tracked" in state
+    assert from_torch(model, state) == ([], [])
+    bn = model[3].shortcut[1]  # type: ignore[attr-defined]
+    assert isinstance(bn, ln.BatchNorm2d)
+    np.testing.assert_array_equal(bn.gamma.value, state["3.shortcut.1.weight"])
+    np.testing.assert_array_equal(bn.running_var, state["3.shortcut.1.running_var"])
+    head = model[8]
+    assert isinstance(head, ln.Dense)
+    np.testing.assert_array_equal(head.weight.value, state["8.weight"].T)
+    back = to_torch(model)
+    assert set(back) == {k for k in state if not k.endswith("num_batches_tracked")}
+    for name, value in back.items():
+        np.testing.assert_array_equal(value, state[name])
+
+
 def test_from_torch_maps_names_transposes_and_casts() -> None:
     model = mlp()
     state = torch_style_state(model)
@@ -205,10 +237,200 @@ def _torch_image_model(nn: Any) -> Any:
     )
 
 
+def _torch_containers(nn: Any) -> tuple[Any, Any, Any]:
+    """torch twins of Residual, Parallel and GlobalAvgPool1d/2d, with the same attribute names."""
+    torch = pytest.importorskip("torch")
+
+    class TorchResidual(nn.Module):  # type: ignore[misc]
+        def __init__(self, block: Any, shortcut: Any = None) -> None:
+            super().__init__()
+            self.block = block
+            self.shortcut = shortcut
+
+        def forward(self, x: Any) -> Any:
+            return self.block(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    class TorchParallel(nn.Module):  # type: ignore[misc]
+        def __init__(self, branches: list[Any], merge: str = "concat") -> None:
+            super().__init__()
+            self.branches = nn.ModuleList(branches)
+            self.merge = merge
+
+        def forward(self, x: Any) -> Any:
+            outs = [branch(x) for branch in self.branches]
+            return sum(outs[1:], outs[0]) if self.merge == "add" else torch.cat(outs, dim=1)
+
+    class GlobalAvg(nn.Module):  # type: ignore[misc]
+        """``AdaptiveAvgPool(1)`` then ``Flatten`` as one module, so positions line up."""
+
+        def forward(self, x: Any) -> Any:
+            return x.flatten(2).mean(dim=2)
+
+    return TorchResidual, TorchParallel, GlobalAvg
+
+
+def _resnet_1d() -> ln.Sequential:
+    """examples/mnist1d_resnet.py in small: a stem, an identity block, a projection block."""
+    return ln.Sequential(
+        [
+            ln.Conv1d(1, 4, 5, padding="same", bias=False, rng=0),
+            ln.BatchNorm1d(4),
+            ln.ReLU(),
+            ln.Residual(
+                ln.Sequential(
+                    [
+                        ln.Conv1d(4, 4, 3, padding="same", bias=False, rng=1),
+                        ln.BatchNorm1d(4),
+                        ln.ReLU(),
+                        ln.Conv1d(4, 4, 3, padding="same", bias=False, rng=2),
+                        ln.BatchNorm1d(4),
+                    ]
+                )
+            ),
+            ln.ReLU(),
+            ln.MaxPool1d(2),
+            ln.Residual(
+                ln.Sequential(
+                    [
+                        ln.Conv1d(4, 6, 3, padding="same", bias=False, rng=3),
+                        ln.BatchNorm1d(6),
+                        ln.ReLU(),
+                        ln.Conv1d(6, 6, 3, padding="same", bias=False, rng=4),
+                        ln.BatchNorm1d(6),
+                    ]
+                ),
+                shortcut=ln.Sequential([ln.Conv1d(4, 6, 1, bias=False, rng=5), ln.BatchNorm1d(6)]),
+            ),
+            ln.ReLU(),
+            ln.GlobalAvgPool1d(),
+            ln.Dense(6, 3, rng=6),
+        ]
+    )
+
+
+def _torch_resnet_1d(nn: Any) -> Any:
+    residual, _, global_avg = _torch_containers(nn)
+    return nn.Sequential(
+        nn.Conv1d(1, 4, 5, padding="same", bias=False),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        residual(
+            nn.Sequential(
+                nn.Conv1d(4, 4, 3, padding="same", bias=False),
+                nn.BatchNorm1d(4),
+                nn.ReLU(),
+                nn.Conv1d(4, 4, 3, padding="same", bias=False),
+                nn.BatchNorm1d(4),
+            )
+        ),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        residual(
+            nn.Sequential(
+                nn.Conv1d(4, 6, 3, padding="same", bias=False),
+                nn.BatchNorm1d(6),
+                nn.ReLU(),
+                nn.Conv1d(6, 6, 3, padding="same", bias=False),
+                nn.BatchNorm1d(6),
+            ),
+            nn.Sequential(nn.Conv1d(4, 6, 1, bias=False), nn.BatchNorm1d(6)),
+        ),
+        nn.ReLU(),
+        global_avg(),
+        nn.Linear(6, 3),
+    )
+
+
+def _resnet_2d() -> ln.Sequential:
+    """BatchNorm2d, a strided projection block, an Inception-style Parallel, a Residual of a sum."""
+    return ln.Sequential(
+        [
+            ln.Conv2d(1, 4, 3, padding=1, bias=False, rng=0),
+            ln.BatchNorm2d(4),
+            ln.ReLU(),
+            ln.Residual(
+                ln.Sequential(
+                    [
+                        ln.Conv2d(4, 8, 3, stride=2, padding=1, bias=False, rng=1),
+                        ln.BatchNorm2d(8),
+                        ln.ReLU(),
+                        ln.Conv2d(8, 8, 3, padding=1, bias=False, rng=2),
+                        ln.BatchNorm2d(8),
+                    ]
+                ),
+                shortcut=ln.Sequential(
+                    [ln.Conv2d(4, 8, 1, stride=2, bias=False, rng=3), ln.BatchNorm2d(8)]
+                ),
+            ),
+            ln.ReLU(),
+            ln.Parallel(
+                [
+                    ln.Conv2d(8, 3, 1, rng=4),
+                    ln.Sequential(
+                        [ln.Conv2d(8, 2, 3, padding=1, rng=5), ln.BatchNorm2d(2), ln.ReLU()]
+                    ),
+                    ln.MaxPool2d(3, stride=1, padding=1),
+                ]
+            ),
+            ln.Residual(
+                ln.Parallel(
+                    [
+                        ln.Conv2d(13, 13, 1, rng=6),
+                        ln.Sequential([ln.Conv2d(13, 13, 3, padding=1, rng=7), ln.BatchNorm2d(13)]),
+                    ],
+                    merge="add",
+                )
+            ),
+            ln.GlobalAvgPool2d(),
+            ln.Dense(13, 3, rng=8),
+        ]
+    )
+
+
+def _torch_resnet_2d(nn: Any) -> Any:
+    residual, parallel, global_avg = _torch_containers(nn)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        residual(
+            nn.Sequential(
+                nn.Conv2d(4, 8, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(8),
+                nn.ReLU(),
+                nn.Conv2d(8, 8, 3, padding=1, bias=False),
+                nn.BatchNorm2d(8),
+            ),
+            nn.Sequential(nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8)),
+        ),
+        nn.ReLU(),
+        parallel(
+            [
+                nn.Conv2d(8, 3, 1),
+                nn.Sequential(nn.Conv2d(8, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU()),
+                nn.MaxPool2d(3, stride=1, padding=1),
+            ]
+        ),
+        residual(
+            parallel(
+                [
+                    nn.Conv2d(13, 13, 1),
+                    nn.Sequential(nn.Conv2d(13, 13, 3, padding=1), nn.BatchNorm2d(13)),
+                ],
+                merge="add",
+            )
+        ),
+        global_avg(),
+        nn.Linear(13, 3),
+    )
+
+
 TWINS = {
     "mlp": (mlp, _torch_mlp, (4,)),
     "cnn1d": (_cnn, _torch_cnn, (2, 12)),
     "cnn2d": (_image_model, _torch_image_model, (1, 6, 5)),
+    "resnet1d": (_resnet_1d, _torch_resnet_1d, (1, 16)),
+    "resnet2d": (_resnet_2d, _torch_resnet_2d, (1, 8, 8)),
 }
 
 

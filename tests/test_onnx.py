@@ -16,13 +16,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 
 import layernet as ln
 import layernet.onnx as lnx
+from layernet.layers.normalization import BatchNorm
 from layernet.layers.registry import registered_layers
 
 onnx = pytest.importorskip("onnx")
@@ -52,8 +53,11 @@ def assert_matches(model: ln.Layer, x: Array, path: Path, **export_args: Any) ->
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
-def _with_stats(bn: ln.BatchNorm1d) -> ln.BatchNorm1d:
-    rng = np.random.default_rng(5)
+B = TypeVar("B", bound=BatchNorm)
+
+
+def _with_stats(bn: B, seed: int = 5) -> B:
+    rng = np.random.default_rng(seed)
     bn.gamma.value[...] = rng.uniform(0.5, 1.5, bn.num_features)
     bn.beta.value[...] = rng.normal(size=bn.num_features)
     bn.running_mean[...] = rng.normal(size=bn.num_features)
@@ -66,6 +70,121 @@ def _with_affine(norm: ln.LayerNorm) -> ln.LayerNorm:
     norm.gamma.value[...] = rng.uniform(0.5, 1.5, norm.num_features)
     norm.beta.value[...] = rng.normal(size=norm.num_features)
     return norm
+
+
+def _all_with_stats(model: ln.Layer) -> ln.Layer:
+    """Every batch norm inside ``model`` with its own non-trivial affine and running stats."""
+    for i, (_, layer) in enumerate(model.named_modules()):
+        if isinstance(layer, BatchNorm):
+            _with_stats(layer, seed=100 + i)
+    return model
+
+
+def _basic_block_1d(channels: int, rng: int, dt: Any) -> ln.Residual:
+    """conv-bn-relu-conv-bn plus the identity, as examples/mnist1d_resnet.py."""
+    return ln.Residual(
+        ln.Sequential(
+            [
+                ln.Conv1d(channels, channels, 3, padding="same", bias=False, rng=rng, dtype=dt),
+                ln.BatchNorm1d(channels, dtype=dt),
+                ln.ReLU(),
+                ln.Conv1d(channels, channels, 3, padding="same", bias=False, rng=rng + 1, dtype=dt),
+                ln.BatchNorm1d(channels, dtype=dt),
+            ]
+        )
+    )
+
+
+def _resnet_1d(dt: Any) -> ln.Layer:
+    """A small examples/mnist1d_resnet.py: a stem, two residual stages, pooling, a head."""
+    layers: list[ln.Layer] = [
+        ln.Reshape((1, 16)),
+        ln.Conv1d(1, 4, 5, padding="same", bias=False, rng=0, dtype=dt),
+        ln.BatchNorm1d(4, dtype=dt),
+        ln.ReLU(),
+    ]
+    for stage in range(2):
+        layers += [_basic_block_1d(4, 10 * stage + 1, dt), ln.ReLU(), ln.MaxPool1d(2)]
+    layers += [ln.GlobalAvgPool1d(), ln.Dense(4, 3, rng=9, dtype=dt)]
+    return _all_with_stats(ln.Sequential(layers))
+
+
+def _resnet_2d(dt: Any) -> ln.Layer:
+    """A ResNet basic block with a 1x1 projection shortcut (BatchNorm2d on both paths)."""
+    return _all_with_stats(
+        ln.Sequential(
+            [
+                ln.Residual(
+                    ln.Sequential(
+                        [
+                            ln.Conv2d(2, 4, 3, stride=2, padding=1, bias=False, rng=0, dtype=dt),
+                            ln.BatchNorm2d(4, dtype=dt),
+                            ln.ReLU(),
+                            ln.Conv2d(4, 4, 3, padding=1, bias=False, rng=1, dtype=dt),
+                            ln.BatchNorm2d(4, dtype=dt),
+                        ]
+                    ),
+                    shortcut=ln.Sequential(
+                        [
+                            ln.Conv2d(2, 4, 1, stride=2, bias=False, rng=2, dtype=dt),
+                            ln.BatchNorm2d(4, dtype=dt),
+                        ]
+                    ),
+                ),
+                ln.ReLU(),
+                ln.GlobalAvgPool2d(),
+                ln.Dense(4, 3, rng=3, dtype=dt),
+            ]
+        )
+    )
+
+
+def _nested(dt: Any) -> ln.Layer:
+    """Containers inside containers: Residuals in Sequentials in Parallels, and back."""
+    return ln.Sequential(
+        [
+            ln.Parallel(
+                [
+                    ln.Sequential(
+                        [
+                            ln.Residual(
+                                ln.Sequential(
+                                    [
+                                        ln.Dense(4, 4, rng=0, dtype=dt),
+                                        ln.ReLU(),
+                                        ln.Dense(4, 4, rng=1, dtype=dt),
+                                    ]
+                                )
+                            ),
+                            ln.Tanh(),
+                        ]
+                    ),
+                    ln.Residual(
+                        ln.Parallel(
+                            [ln.Dense(4, 1, rng=2, dtype=dt), ln.Dense(4, 3, rng=3, dtype=dt)]
+                        ),
+                        shortcut=ln.Dense(4, 4, rng=4, dtype=dt),
+                    ),
+                    ln.Dense(4, 3, rng=5, dtype=dt),
+                ]
+            ),
+            ln.Residual(
+                ln.Sequential(
+                    [
+                        ln.Parallel(
+                            [
+                                ln.Dense(11, 11, rng=6, dtype=dt),
+                                ln.Sequential([ln.Dense(11, 11, rng=7, dtype=dt), ln.Sigmoid()]),
+                            ],
+                            merge="add",
+                        ),
+                        _with_stats(ln.BatchNorm1d(11, dtype=dt)),
+                    ]
+                )
+            ),
+            ln.Dense(11, 2, rng=8, dtype=dt),
+        ]
+    )
 
 
 Build = Callable[[Any], ln.Layer]
@@ -203,6 +322,125 @@ CASES: dict[str, tuple[Build, tuple[int, ...]]] = {
         ),
         (1, 8, 8),
     ),
+    "BatchNorm2d": (
+        lambda dt: ln.Sequential(
+            [ln.Conv2d(2, 3, 2, rng=0, dtype=dt), _with_stats(ln.BatchNorm2d(3, dtype=dt))]
+        ),
+        (2, 6, 7),
+    ),
+    "Reshape": (
+        lambda dt: ln.Sequential(
+            [
+                ln.Dense(6, 12, rng=0, dtype=dt),
+                ln.Reshape((3, -1)),
+                ln.Conv1d(3, 2, 2, rng=1, dtype=dt),
+            ]
+        ),
+        (6,),
+    ),
+    "Reshape-first": (
+        lambda dt: ln.Sequential([ln.Reshape((2, 5)), ln.Conv1d(2, 3, 3, rng=0, dtype=dt)]),
+        (10,),
+    ),
+    "Reshape-images": (
+        lambda dt: ln.Sequential(
+            [
+                ln.Conv2d(2, 3, 1, rng=0, dtype=dt),
+                ln.Reshape((-1, 6)),
+                ln.Dense(6, 2, rng=1, dtype=dt),
+            ]
+        ),
+        (2, 5, 4),
+    ),
+    "Permute": (
+        lambda dt: ln.Sequential(
+            [
+                ln.Conv1d(2, 3, 3, rng=0, dtype=dt),
+                ln.Permute((2, 1)),
+                ln.Dense(3, 4, rng=1, dtype=dt),
+            ]
+        ),
+        (2, 9),
+    ),
+    "Permute-3": (
+        lambda dt: ln.Sequential([ln.Conv2d(2, 3, 1, rng=0, dtype=dt), ln.Permute((3, 1, 2))]),
+        (2, 5, 4),
+    ),
+    "Dense-sequence": (
+        lambda dt: ln.Sequential([ln.Dense(4, 5, rng=0, dtype=dt), ln.Tanh()]),
+        (7, 4),
+    ),
+    "Dense-4d-no-bias": (lambda dt: ln.Dense(4, 3, bias=False, rng=0, dtype=dt), (3, 2, 4)),
+    "Residual": (
+        lambda dt: ln.Sequential(
+            [
+                ln.Dense(4, 6, rng=0, dtype=dt),
+                ln.Residual(ln.Sequential([ln.Dense(6, 6, rng=1, dtype=dt), ln.Tanh()])),
+            ]
+        ),
+        (4,),
+    ),
+    "Residual-shortcut": (
+        lambda dt: ln.Residual(
+            ln.Sequential([ln.Conv1d(2, 4, 3, padding="same", rng=0, dtype=dt), ln.ReLU()]),
+            shortcut=ln.Conv1d(2, 4, 1, rng=1, dtype=dt),
+        ),
+        (2, 9),
+    ),
+    "Parallel-concat": (
+        lambda dt: ln.Parallel(
+            [
+                ln.Dense(4, 3, rng=0, dtype=dt),
+                ln.Sequential([ln.Dense(4, 2, rng=1, dtype=dt), ln.ReLU()]),
+                ln.Identity(),
+            ]
+        ),
+        (4,),
+    ),
+    "Parallel-concat-channels": (
+        lambda dt: ln.Parallel(
+            [
+                ln.Conv2d(2, 3, 1, rng=0, dtype=dt),
+                ln.Sequential([ln.Conv2d(2, 2, 3, padding=1, rng=1, dtype=dt), ln.ReLU()]),
+                ln.MaxPool2d(3, stride=1, padding=1),
+            ]
+        ),
+        (2, 5, 6),
+    ),
+    "Parallel-concat-axis2": (
+        lambda dt: ln.Parallel(
+            [ln.Conv2d(2, 3, 3, rng=0, dtype=dt), ln.Conv2d(2, 3, (1, 3), rng=1, dtype=dt)],
+            axis=2,
+        ),
+        (2, 5, 6),
+    ),
+    "Parallel-concat-last": (
+        lambda dt: ln.Parallel(
+            [ln.Conv1d(2, 3, 3, rng=0, dtype=dt), ln.Conv1d(2, 3, 1, rng=1, dtype=dt)],
+            axis=-1,
+        ),
+        (2, 9),
+    ),
+    "Parallel-add": (
+        lambda dt: ln.Parallel(
+            [ln.Dense(4, 3, rng=i, dtype=dt) for i in range(3)],
+            merge="add",
+        ),
+        (4,),
+    ),
+    "Parallel-add-one": (
+        lambda dt: ln.Parallel([ln.Dense(4, 3, rng=0, dtype=dt)], merge="add"),
+        (4,),
+    ),
+    "containers-nested": (_nested, (4,)),
+    "ResNet-1d": (_resnet_1d, (16,)),
+    "ResNet-2d": (_resnet_2d, (2, 8, 7)),
+}
+
+# cases whose input has more axes than the model's input_spec implies (the export's default)
+INPUT_SHAPES: dict[str, tuple[int | None, ...]] = {
+    "Dense-sequence": (None, 4),
+    "Dense-4d-no-bias": (3, None, 4),
 }
 
 
@@ -212,7 +450,8 @@ def test_onnxruntime_matches_predict(case: str, dtype: Any, tmp_path: Path) -> N
     build, shape = CASES[case]
     model = build(dtype)
     x = np.random.default_rng(1).normal(scale=2.0, size=(6, *shape))
-    assert_matches(model, x, tmp_path / "model.onnx")
+    args = {"input_shape": INPUT_SHAPES[case]} if case in INPUT_SHAPES else {}
+    assert_matches(model, x, tmp_path / "model.onnx", **args)
 
 
 def test_every_registered_layer_has_an_exporter_and_a_case() -> None:
@@ -293,6 +532,34 @@ def test_a_model_taking_several_ranks_gets_the_smallest_unless_told(tmp_path: Pa
     with pytest.raises(ValueError, match=r"does not declare its input shape .*pass input_shape="):
         lnx.export(ln.Sequential([ln.ReLU()]), tmp_path / "relu.onnx")
     assert_matches(ln.Sequential([ln.ReLU()]), x3, tmp_path / "relu.onnx", input_shape=(3, 5))
+
+
+def test_sequences_keep_the_batch_and_time_axes_dynamic(tmp_path: Path) -> None:
+    """Dense per step, Permute to channels-first and back: one graph for every length."""
+    model = ln.Sequential(
+        [
+            ln.Dense(4, 6, rng=0),
+            ln.Permute((2, 1)),
+            ln.Conv1d(6, 3, 3, padding="same", rng=1),
+            ln.Permute((2, 1)),
+            _with_affine(ln.LayerNorm(3)),
+            ln.Dense(3, 2, rng=2),
+        ]
+    )
+    path = tmp_path / "seq.onnx"
+    lnx.export(model, path, input_shape=(None, 4))
+    (graph_in,) = onnx.load(path).graph.input
+    (graph_out,) = onnx.load(path).graph.output
+    dims_in = [d.dim_param or (d.dim_value or None) for d in graph_in.type.tensor_type.shape.dim]
+    dims_out = [d.dim_param or (d.dim_value or None) for d in graph_out.type.tensor_type.shape.dim]
+    assert dims_in == ["batch", None, 4]
+    assert dims_out == ["batch", None, 2]
+    for batch, length in ((3, 5), (1, 11)):
+        x = np.random.default_rng(length).normal(size=(batch, length, 4))
+        want = model.predict(x)
+        np.testing.assert_allclose(
+            run_onnx(path, x), want, rtol=1e-10, atol=1e-10 * abs(want).max()
+        )
 
 
 # -- user layers and errors -----------------------------------------------------------
@@ -389,7 +656,9 @@ class FoldHalves(ln.Layer):
         raise NotImplementedError
 
     def output_shape(self, input_shape: Any) -> Any:
-        return None if input_shape is None else (input_shape[0] // 2,)
+        if input_shape is None or len(input_shape) != 1:
+            return None  # (batch, features) only: no leading axes
+        return (input_shape[0] // 2,)
 
 
 def test_an_exporter_may_add_a_node_with_several_outputs(tmp_path: Path) -> None:

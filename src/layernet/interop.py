@@ -8,9 +8,14 @@ out. Per layer class, a :class:`TorchLayout` says that:
 - ``Dense`` is torch's ``Linear``: ``weight`` transposed (torch's ``(out, in)``
   is layernet's ``(in, out)``), ``bias`` as it is;
 - ``Conv1d``/``Conv2d``: the same names and layout, ``(out, in, *kernel)``;
-- ``BatchNorm1d``: ``gamma``/``beta`` are ``weight``/``bias``,
+- ``BatchNorm1d``/``BatchNorm2d``: ``gamma``/``beta`` are ``weight``/``bias``,
   ``running_mean``/``running_var`` as they are, ``num_batches_tracked`` ignored;
 - ``LayerNorm``: ``gamma``/``beta`` are ``weight``/``bias``.
+
+Containers hold no entries of their own; their children's paths are torch's
+for a module with the same attributes: ``Residual``'s ``block`` and
+``shortcut`` (``"0.block.1.running_mean"``), ``Parallel``'s ``branches``, an
+``nn.ModuleList`` in torch (``"branches.2.weight"``).
 
 A layer class without a layout keeps its names and shapes (a user layer whose
 torch twin names its entries alike needs nothing); one that differs registers
@@ -33,7 +38,7 @@ from ._typing import FloatArray
 from .layers.base import Layer
 from .layers.conv import Conv1d, Conv2d
 from .layers.dense import Dense
-from .layers.normalization import BatchNorm1d, LayerNorm
+from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
     "IncompatibleKeys",
@@ -108,10 +113,9 @@ register_torch_layout(
 )
 register_torch_layout(Conv1d, TorchLayout("Conv1d", hint=_CONV_HINT))
 register_torch_layout(Conv2d, TorchLayout("Conv2d", hint=_CONV_HINT))
-register_torch_layout(
-    BatchNorm1d,
-    TorchLayout("BatchNorm1d", _NORM_NAMES, ignored=frozenset({"num_batches_tracked"})),
-)
+_BATCHES = frozenset({"num_batches_tracked"})
+register_torch_layout(BatchNorm1d, TorchLayout("BatchNorm1d", _NORM_NAMES, ignored=_BATCHES))
+register_torch_layout(BatchNorm2d, TorchLayout("BatchNorm2d", _NORM_NAMES, ignored=_BATCHES))
 register_torch_layout(LayerNorm, TorchLayout("LayerNorm", _NORM_NAMES))
 
 

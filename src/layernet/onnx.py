@@ -60,9 +60,10 @@ from .layers.activations import (
     Tanh,
 )
 from .layers.base import Layer
+from .layers.containers import Parallel, Residual
 from .layers.conv import Conv1d, Conv2d, _ConvNd
 from .layers.dense import Dense
-from .layers.normalization import BatchNorm1d, LayerNorm
+from .layers.normalization import BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm
 from .layers.pooling import (
     AvgPool1d,
     AvgPool2d,
@@ -73,7 +74,7 @@ from .layers.pooling import (
     _PoolNd,
 )
 from .layers.regularization import Dropout
-from .layers.reshape import Flatten
+from .layers.reshape import Flatten, Permute, Reshape
 from .layers.spec import as_spec
 from .sequential import Sequential
 
@@ -410,6 +411,23 @@ def _sequential(layer: Sequential, x: str, ctx: ExportContext) -> str:
     return x
 
 
+@register_exporter(Residual)
+def _residual(layer: Residual, x: str, ctx: ExportContext) -> str:
+    # block(x) + shortcut(x), the shortcut being the identity when there is none
+    y = ctx.export(layer.block, x, "block")
+    s = x if layer.shortcut is None else ctx.export(layer.shortcut, x, "shortcut")
+    return ctx.node("Add", [y, s])
+
+
+@register_exporter(Parallel)
+def _parallel(layer: Parallel, x: str, ctx: ExportContext) -> str:
+    outs = [ctx.export(child, x, name) for name, child in layer.named_children()]
+    if layer.merge == "add":
+        return outs[0] if len(outs) == 1 else ctx.node("Sum", outs)
+    # the layer's axis counts the batch axis as 0, as ONNX's (negative from the end, too)
+    return ctx.node("Concat", outs, axis=layer.axis)
+
+
 @register_exporter(Dense)
 def _dense(layer: Dense, x: str, ctx: ExportContext) -> str:
     # MatMul rather than Gemm: it broadcasts over any leading axes, (batch, *, in)
@@ -526,8 +544,8 @@ def _softmax(layer: Softmax, x: str, ctx: ExportContext) -> str:
     return ctx.node("Softmax", [x], axis=layer.axis)
 
 
-@register_exporter(BatchNorm1d)
-def _batch_norm(layer: BatchNorm1d, x: str, ctx: ExportContext) -> str:
+def _batch_norm(layer: BatchNorm, x: str, ctx: ExportContext) -> str:
+    # inference: the running statistics; channels at axis 1 for every rank, as ONNX's
     inputs = [
         x,
         ctx.constant(layer.gamma.value, "gamma"),
@@ -536,6 +554,10 @@ def _batch_norm(layer: BatchNorm1d, x: str, ctx: ExportContext) -> str:
         ctx.constant(layer.running_var, "running_var"),
     ]
     return ctx.node("BatchNormalization", inputs, epsilon=float(layer.eps))
+
+
+register_exporter(BatchNorm1d)(_batch_norm)
+register_exporter(BatchNorm2d)(_batch_norm)
 
 
 @register_exporter(LayerNorm)
@@ -548,6 +570,17 @@ def _layer_norm(layer: LayerNorm, x: str, ctx: ExportContext) -> str:
 @register_exporter(Flatten)
 def _flatten(layer: Flatten, x: str, ctx: ExportContext) -> str:
     return ctx.node("Flatten", [x], axis=1)
+
+
+@register_exporter(Reshape)
+def _reshape(layer: Reshape, x: str, ctx: ExportContext) -> str:
+    # a 0 in ONNX's target copies the input's size there: the batch axis stays dynamic
+    return ctx.node("Reshape", [x, ctx.ints([0, *layer.shape], "shape")])
+
+
+@register_exporter(Permute)
+def _permute(layer: Permute, x: str, ctx: ExportContext) -> str:
+    return ctx.node("Transpose", [x], perm=[0, *layer.dims])
 
 
 def _conv(layer: _ConvNd, x: str, ctx: ExportContext) -> str:
