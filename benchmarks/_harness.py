@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ._peers import torch_or_none
+
 
 @dataclass
 class Row:
@@ -171,13 +173,10 @@ def machine_info() -> dict[str, Any]:
         ]
     except ImportError:
         info["blas"] = "threadpoolctl not installed"
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
+    torch = torch_or_none()
+    info["torch"] = None if torch is None else torch.__version__
+    if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        info["torch"] = None
     try:
         import sklearn  # type: ignore[import-untyped]
 

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
 
-def torch_or_none() -> ModuleType | None:
+def _module_or_none(name: str) -> ModuleType | None:
+    """The module ``name``, or None when it is not installed.
+
+    Imported by name, so type checking needs neither the peer nor its stubs.
+    """
     try:
-        import torch
+        return importlib.import_module(name)
     except ImportError:
         return None
-    return torch
+
+
+def torch_or_none() -> ModuleType | None:
+    return _module_or_none("torch")
 
 
 def sklearn_neural_network_or_none() -> ModuleType | None:
-    try:
-        import sklearn.neural_network as nn
-    except ImportError:
-        return None
-    return nn
+    return _module_or_none("sklearn.neural_network")
 
 
 @contextmanager
 def no_convergence_warnings() -> Iterator[None]:
     """Silence scikit-learn's ConvergenceWarning: a benchmark stops after a set number of epochs."""
     with warnings.catch_warnings():
-        try:
-            from sklearn.exceptions import ConvergenceWarning
-        except ImportError:
-            pass
-        else:
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        exceptions = _module_or_none("sklearn.exceptions")
+        if exceptions is not None:
+            warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
         yield
