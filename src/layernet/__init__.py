@@ -34,6 +34,7 @@ from .layers.containers import Residual as Residual
 from .layers.conv import Conv1d as Conv1d
 from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
+from .layers.embedding import Embedding as Embedding
 from .layers.normalization import BatchNorm1d as BatchNorm1d
 from .layers.normalization import BatchNorm2d as BatchNorm2d
 from .layers.normalization import LayerNorm as LayerNorm
@@ -120,6 +121,7 @@ __all__ = [
     "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dense",
+    "Embedding",
     "Dropout",
     "EarlyStopping",
     "ExponentialLR",

@@ -9,7 +9,7 @@ from typing import Any, overload
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray, Shape
-from ._validation import as_float_array, format_shape, input_dtype
+from ._validation import as_float_array, as_index_array, format_shape, input_dtype
 from .layers.base import Layer, check_unique, describe, parameter_dtype
 from .layers.registry import register, to_spec
 from .layers.spec import InputSpec, as_spec
@@ -169,8 +169,19 @@ class Sequential(Model):
     # -- public entry points -------------------------------------------------------
 
     def convert_input(self, x: ArrayLike) -> FloatArray:
+        if self.takes_integers():
+            return as_index_array(x, f"{self!r} input")
         dtype = parameter_dtype(self) or input_dtype(x)
         return as_float_array(x, dtype, f"{self!r} input")
+
+    def takes_integers(self) -> bool:
+        """Whether the first layer takes integer ids (an Embedding first)."""
+        return bool(self.layers) and self.layers[0].takes_integers()
+
+    def check_input_values(self, x: FloatArray, position: int | None = None) -> None:
+        """The first layer checks the values it receives (the others see computed values)."""
+        if self.layers:
+            self.layers[0].check_input_values(x, 0)
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Check a batch shape against every layer in turn, naming the one that rejects it."""

@@ -276,6 +276,7 @@ def _prepare_arrays(
         )
     model.check_input(xa.shape)
     check_finite(xa, f"{where}: {x_name}")
+    model.check_input_values(xa)
     template = model.forward(xa[:1], training=False)
     pred_like = np.broadcast_to(template, (n, *template.shape[1:]))
     try:
@@ -362,6 +363,7 @@ class _Stream:
                 raise ValueError(f"{what}: x_batch has {xb.shape[0]} samples but y_batch has {n_y}")
             self.model.check_input(xb.shape)
             check_finite(xb, f"{what}: x_batch")
+            self.model.check_input_values(xb)
             count += 1
             yield xb, item[1], None
         if count == 0:
@@ -481,7 +483,8 @@ def _sample_weights(
         weights *= sw
     if class_weight is not None:
         weights *= _class_weight_per_sample(class_weight, train.y, where)
-    return weights.astype(train.x.dtype, copy=False)
+    dtype = train.x.dtype if train.x.dtype.kind == "f" else np.dtype(np.float64)  # ids: float64
+    return weights.astype(dtype, copy=False)
 
 
 def _class_weight_per_sample(

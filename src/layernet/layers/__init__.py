@@ -16,6 +16,7 @@ from .containers import Residual as Residual
 from .conv import Conv1d as Conv1d
 from .conv import Conv2d as Conv2d
 from .dense import Dense as Dense
+from .embedding import Embedding as Embedding
 from .normalization import BatchNorm1d as BatchNorm1d
 from .normalization import BatchNorm2d as BatchNorm2d
 from .normalization import LayerNorm as LayerNorm
@@ -42,6 +43,7 @@ __all__ = [
     "Conv2d",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GlobalAvgPool1d",
     "GlobalAvgPool2d",
