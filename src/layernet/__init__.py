@@ -44,6 +44,9 @@ from .layers.pooling import GlobalAvgPool1d as GlobalAvgPool1d
 from .layers.pooling import GlobalAvgPool2d as GlobalAvgPool2d
 from .layers.pooling import MaxPool1d as MaxPool1d
 from .layers.pooling import MaxPool2d as MaxPool2d
+from .layers.recurrent import GRU as GRU
+from .layers.recurrent import LSTM as LSTM
+from .layers.recurrent import RNN as RNN
 from .layers.registry import register as register
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
@@ -100,7 +103,9 @@ __all__ = [
     "AUC",
     "ELU",
     "GELU",
+    "GRU",
     "LBFGS",
+    "LSTM",
     "SGD",
     "Accuracy",
     "Activation",
@@ -163,6 +168,7 @@ __all__ = [
     "ProgressLogger",
     "R2Score",
     "RMSprop",
+    "RNN",
     "ReLU",
     "Recall",
     "ReduceLROnPlateau",

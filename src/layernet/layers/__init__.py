@@ -26,6 +26,9 @@ from .pooling import GlobalAvgPool1d as GlobalAvgPool1d
 from .pooling import GlobalAvgPool2d as GlobalAvgPool2d
 from .pooling import MaxPool1d as MaxPool1d
 from .pooling import MaxPool2d as MaxPool2d
+from .recurrent import GRU as GRU
+from .recurrent import LSTM as LSTM
+from .recurrent import RNN as RNN
 from .regularization import Dropout as Dropout
 from .reshape import Flatten as Flatten
 from .reshape import Permute as Permute
@@ -34,6 +37,7 @@ from .reshape import Reshape as Reshape
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
     "Activation",
     "AvgPool1d",
     "AvgPool2d",
@@ -48,6 +52,7 @@ __all__ = [
     "GlobalAvgPool1d",
     "GlobalAvgPool2d",
     "Identity",
+    "LSTM",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
@@ -55,6 +60,7 @@ __all__ = [
     "MaxPool2d",
     "Parallel",
     "Permute",
+    "RNN",
     "ReLU",
     "Reshape",
     "Residual",
