@@ -28,6 +28,7 @@ from .layers.activations import Sigmoid as Sigmoid
 from .layers.activations import Softmax as Softmax
 from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
+from .layers.attention import MultiHeadAttention as MultiHeadAttention
 from .layers.base import Layer as Layer
 from .layers.containers import Parallel as Parallel
 from .layers.containers import Residual as Residual
@@ -35,6 +36,7 @@ from .layers.conv import Conv1d as Conv1d
 from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
 from .layers.embedding import Embedding as Embedding
+from .layers.embedding import PositionalEmbedding as PositionalEmbedding
 from .layers.normalization import BatchNorm1d as BatchNorm1d
 from .layers.normalization import BatchNorm2d as BatchNorm2d
 from .layers.normalization import LayerNorm as LayerNorm
@@ -106,6 +108,7 @@ __all__ = [
     "GRU",
     "LBFGS",
     "LSTM",
+    "RNN",
     "SGD",
     "Accuracy",
     "Activation",
@@ -126,9 +129,9 @@ __all__ = [
     "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dense",
-    "Embedding",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "ExponentialLR",
     "F1Score",
     "Flatten",
@@ -160,15 +163,16 @@ __all__ = [
     "Metric",
     "Model",
     "ModelCheckpoint",
+    "MultiHeadAttention",
     "Optimizer",
     "Parallel",
     "Parameter",
     "Permute",
+    "PositionalEmbedding",
     "Precision",
     "ProgressLogger",
     "R2Score",
     "RMSprop",
-    "RNN",
     "ReLU",
     "Recall",
     "ReduceLROnPlateau",

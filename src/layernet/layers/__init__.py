@@ -10,6 +10,7 @@ from .activations import Sigmoid as Sigmoid
 from .activations import Softmax as Softmax
 from .activations import Softplus as Softplus
 from .activations import Tanh as Tanh
+from .attention import MultiHeadAttention as MultiHeadAttention
 from .base import Layer as Layer
 from .containers import Parallel as Parallel
 from .containers import Residual as Residual
@@ -17,6 +18,7 @@ from .conv import Conv1d as Conv1d
 from .conv import Conv2d as Conv2d
 from .dense import Dense as Dense
 from .embedding import Embedding as Embedding
+from .embedding import PositionalEmbedding as PositionalEmbedding
 from .normalization import BatchNorm1d as BatchNorm1d
 from .normalization import BatchNorm2d as BatchNorm2d
 from .normalization import LayerNorm as LayerNorm
@@ -38,6 +40,8 @@ __all__ = [
     "ELU",
     "GELU",
     "GRU",
+    "LSTM",
+    "RNN",
     "Activation",
     "AvgPool1d",
     "AvgPool2d",
@@ -52,15 +56,15 @@ __all__ = [
     "GlobalAvgPool1d",
     "GlobalAvgPool2d",
     "Identity",
-    "LSTM",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
     "MaxPool1d",
     "MaxPool2d",
+    "MultiHeadAttention",
     "Parallel",
     "Permute",
-    "RNN",
+    "PositionalEmbedding",
     "ReLU",
     "Reshape",
     "Residual",

@@ -159,3 +159,99 @@ def _check_padding(padding_idx: object, num_embeddings: int, name: str) -> int |
             f"{name}: padding_idx must be in [-{num_embeddings}, {num_embeddings}), got {index}"
         )
     return index % num_embeddings
+
+
+@register
+class PositionalEmbedding(Layer):
+    """A learned table of position vectors added to a sequence: ``y[:, t] = x[:, t] + W[t]``.
+
+    Parameters
+    ----------
+    max_len : int
+        The longest sequence it takes; a longer one is refused.
+    embed_dim : int
+        Size of each position's vector (the input's last axis).
+    rng : numpy.random.Generator, int or None
+        Source of the initial table, drawn from N(0, 0.02**2) (GPT-2's choice).
+    dtype : np.float64 or np.float32
+
+    Attributes
+    ----------
+    weight : Parameter of shape (max_len, embed_dim)
+        Row ``t`` is the vector added at position ``t``.
+
+    Notes
+    -----
+    Input and output (batch, T, embed_dim) with ``T <= max_len``; usually
+    right after an :class:`Embedding` of the tokens.
+
+    Backward, given ``g = dL/dy``: ``dL/dx = g`` (an addition), and row
+    ``t < T`` of the table feeds position ``t`` of every sample, so
+    ``dL/dW[t] = sum over the batch of g[:, t]``; rows ``t >= T`` get zero.
+    """
+
+    shape_preserving: ClassVar[bool] = True
+    cache_attributes: ClassVar[tuple[str, ...]] = ("_time",)
+
+    max_len: int
+    embed_dim: int
+    weight: Parameter
+
+    def __init__(
+        self,
+        max_len: int,
+        embed_dim: int,
+        *,
+        rng: RngLike = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        name = f"PositionalEmbedding({max_len!r}, {embed_dim!r})"
+        self.max_len = check_positive_int(max_len, "max_len", name)
+        self.embed_dim = check_positive_int(embed_dim, "embed_dim", name)
+        self.dtype = as_float_dtype(dtype)
+        shape = (self.max_len, self.embed_dim)
+        self.weight = Parameter(np.zeros(shape, dtype=self.dtype), name="weight")
+        self._time: int | None = None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng: RngLike = None) -> None:
+        """Redraw the table from N(0, 0.02**2)."""
+        self.weight.value[...] = 0.02 * as_generator(rng).standard_normal(self.weight.shape)
+
+    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        self._time = x.shape[1]
+        out: FloatArray = x + self.weight.value[: x.shape[1]]
+        return out
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        self.backward_parameters(grad_out)
+        return grad_out
+
+    def backward_parameters(self, grad_out: FloatArray) -> None:
+        time = self._time
+        if time is None:
+            raise self._not_run_yet()
+        grad = self.weight.grad
+        np.add.reduce(grad_out, axis=0, out=grad[:time])
+        grad[time:] = 0.0
+
+    def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
+        """The spec's check, then refuse a sequence longer than ``max_len``."""
+        super().check_input(shape, position)
+        if shape[1] > self.max_len:
+            raise ValueError(
+                f"{describe(self, position)}: the sequence has {shape[1]} positions but "
+                f"max_len is {self.max_len}; build it with max_len >= {shape[1]} or cut the "
+                "sequences"
+            )
+
+    def get_config(self) -> dict[str, Any]:
+        return {"max_len": self.max_len, "embed_dim": self.embed_dim, "dtype": self.dtype.name}
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """``(batch, time, embed_dim)``."""
+        return InputSpec(2, axes={1: self.embed_dim})
+
+    def __repr__(self) -> str:
+        return f"PositionalEmbedding({self.max_len}, {self.embed_dim})"
