@@ -115,12 +115,14 @@ class MultiHeadAttention(Layer):
     def _heads(self, x: FloatArray) -> FloatArray:
         """(batch, T, E) -> (batch, h, T, d)."""
         b, t, _ = x.shape
-        return x.reshape(b, t, self.num_heads, -1).transpose(0, 2, 1, 3)
+        heads: FloatArray = x.reshape(b, t, self.num_heads, -1).transpose(0, 2, 1, 3)
+        return heads
 
     def _merge(self, x: FloatArray) -> FloatArray:
         """(batch, h, T, d) -> (batch, T, E)."""
         b, _, t, _ = x.shape
-        return x.transpose(0, 2, 1, 3).reshape(b, t, self.embed_dim)
+        merged: FloatArray = x.transpose(0, 2, 1, 3).reshape(b, t, self.embed_dim)
+        return merged
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         q = self._heads(self.q.forward(x, training=training))

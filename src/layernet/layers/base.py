@@ -282,6 +282,7 @@ class Layer(ABC):
         finiteness check; nothing by default. A container passes the call to
         the children that see its input.
         """
+        return
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Raise a ValueError if a batch of ``shape`` does not fit :attr:`input_spec`."""

@@ -17,7 +17,7 @@ from .spec import InputSpec
 
 @register
 class Embedding(Layer):
-    """A table of ``num_embeddings`` learned vectors, looked up by integer id (torch's ``Embedding``).
+    """A table of ``num_embeddings`` learned vectors looked up by integer id (torch's Embedding).
 
     Parameters
     ----------
