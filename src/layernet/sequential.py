@@ -147,9 +147,16 @@ class Sequential(Model):
 
     @property
     def input_spec(self) -> InputSpec | Shape | None:
+        """The first declared spec, with the leading axes later layers need added.
+
+        ``[LayerNorm(8), MultiHeadAttention(8, 2)]`` takes ``(batch, time, 8)``:
+        LayerNorm alone would take ``(batch, ..., 8)``, but the attention
+        needs the time axis, so the stack asks for at least that rank (what
+        a Residual around it checks its shortcut against).
+        """
         for layer in self.layers:
             if layer.input_spec is not None:
-                return layer.input_spec
+                return _widened_spec(self.layers, as_spec(layer.input_spec))
             if not layer.shape_preserving:
                 return None
         return None
@@ -260,6 +267,20 @@ def _trace(
         if not layer.shape_preserving:
             producer = i
         yield i, layer, shape_in, shape
+
+
+def _widened_spec(layers: list[Layer], spec: InputSpec | None) -> InputSpec | None:
+    """``spec`` (of open rank) with the leading axes that later layers of the stack need."""
+    if spec is None or spec.max_rank is not None or any(axis >= 0 for axis, _ in spec.axes):
+        return spec
+    extra, previous = 0, spec.template()
+    for *_, shape_in, shape_out in _trace(layers, None):
+        if shape_in is not None and previous is not None and len(shape_in) > len(previous):
+            extra += len(shape_in) - len(previous)
+        previous = shape_out
+    if not extra:
+        return spec
+    return InputSpec(min_rank=spec.min_rank + extra, axes=dict(spec.axes))
 
 
 def _widen(spec: InputSpec, shape: Shape) -> Shape:
