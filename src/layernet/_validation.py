@@ -153,7 +153,8 @@ def as_index_array(x: ArrayLike, what: str) -> np.ndarray[Any, Any]:
     if kind in "iu":
         return arr.astype(np.intp, copy=False)
     if kind == "f":
-        whole = np.isfinite(arr) & (arr == np.round(arr))
+        check_finite(arr, what)
+        whole = arr == np.round(arr)
         if not whole.all():
             bad = arr[~whole].flat[0].item()
             raise ValueError(

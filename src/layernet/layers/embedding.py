@@ -240,9 +240,9 @@ class PositionalEmbedding(Layer):
         super().check_input(shape, position)
         if shape[1] > self.max_len:
             raise ValueError(
-                f"{describe(self, position)}: the sequence has {shape[1]} positions but "
-                f"max_len is {self.max_len}; build it with max_len >= {shape[1]} or cut the "
-                "sequences"
+                f"{describe(self, position)}: input of shape {shape} has {shape[1]} positions "
+                f"but max_len is {self.max_len}; build it with max_len >= {shape[1]} or cut "
+                "the sequences"
             )
 
     def get_config(self) -> dict[str, Any]:
