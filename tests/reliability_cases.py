@@ -186,7 +186,7 @@ def _positional(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
     return layer, (time, dim), (time, dim)
 
 
-def _recurrent(cls: type[Layer]) -> Callable[[Draw, Any], tuple[Layer, Shape, Shape]]:
+def _recurrent(cls: Any) -> Callable[[Draw, Any], tuple[Layer, Shape, Shape]]:
     def build(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
         time, n_in, hidden = draw(sizes(1, 5)), draw(sizes(1, 4)), draw(sizes(1, 5))
         sequences = draw(st.booleans())
@@ -199,7 +199,7 @@ def _recurrent(cls: type[Layer]) -> Callable[[Draw, Any], tuple[Layer, Shape, Sh
     return build
 
 
-def _recurrent_spec(cls: type[Layer]) -> LayerSpec:
+def _recurrent_spec(cls: Any) -> LayerSpec:
     name = cls.__name__
     return LayerSpec(
         _recurrent(cls),

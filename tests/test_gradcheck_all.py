@@ -430,6 +430,7 @@ def test_every_exported_loss_has_a_case() -> None:
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[c.id for c in LAYER_CASES])
 def test_layer_gradients(case: LayerCase) -> None:
     rng = np.random.default_rng(0)
+    x: np.ndarray[Any, Any]
     if case.ids:
         x = rng.integers(0, case.ids, size=case.input_shape)
     else:

@@ -273,7 +273,8 @@ def _widened_spec(layers: list[Layer], spec: InputSpec | None) -> InputSpec | No
     """``spec`` (of open rank) with the leading axes that later layers of the stack need."""
     if spec is None or spec.max_rank is not None or any(axis >= 0 for axis, _ in spec.axes):
         return spec
-    extra, previous = 0, spec.template()
+    extra = 0
+    previous: Shape | None = spec.template()
     for *_, shape_in, shape_out in _trace(layers, None):
         if shape_in is not None and previous is not None and len(shape_in) > len(previous):
             extra += len(shape_in) - len(previous)
