@@ -318,6 +318,16 @@ LAYER_CASES: list[LayerCase] = [
 
 LOSS_CASES: list[LossCase] = [
     LossCase(
+        layernet.CrossEntropyLoss,
+        lambda rng: (rng.normal(0, 2, size=(3, 4, 5)), rng.integers(0, 5, size=(3, 4))),
+        id="CrossEntropyLoss-sequence-labels-classes-last",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.1, weight=[1.0, 2.0, 0.5]),
+        lambda rng: (rng.normal(0, 2, size=(2, 3, 3)), rng.integers(0, 3, size=(2, 3))),
+        id="CrossEntropyLoss-sequence-weighted-smoothed",
+    ),
+    LossCase(
         layernet.MSELoss,
         lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
         id="MSELoss",
