@@ -216,10 +216,8 @@ def _class_axis(pred: FloatArray, target: Target) -> int:
     classes last; labels that also fit axis 1 (a square (batch, C, C)) keep
     axis 1.
     """
-    if pred.ndim > 2 and target.shape == pred.shape[:-1]:
-        if target.shape != pred.shape[:1] + pred.shape[2:]:
-            return -1
-    return 1
+    last = target.shape == pred.shape[:-1] != pred.shape[:1] + pred.shape[2:]
+    return -1 if pred.ndim > 2 and last else 1
 
 
 def _threshold(threshold: float | None, pred_kind: str) -> float:
