@@ -133,7 +133,9 @@ class Accuracy(Metric):
     - Multiclass, when the output has ``C > 1`` columns: the predicted class
       is ``argmax`` over axis 1, the same for logits and probabilities. The
       target holds integer class labels of shape ``(batch,)`` or one-hot
-      rows of shape ``(batch, C)``.
+      rows of shape ``(batch, C)``. A sequence model's ``(batch, time, C)``
+      scored against labels ``(batch, time)`` has its classes last, as
+      :class:`~layernet.CrossEntropyLoss` reads them; every position counts.
 
     Statistics: ``[correct, count]``.
 
@@ -209,15 +211,14 @@ class Accuracy(Metric):
 
 
 def _class_axis(pred: FloatArray, target: Target) -> int:
-    """Where the classes are for labels ``target``: axis 1, or the last axis for sequences.
+    """Where the classes are for labels ``target``: the last axis for sequences, else axis 1.
 
     Labels of shape ``pred.shape[:-1]`` (a sequence model's (batch, time, C)
-    scored against (batch, time), as CrossEntropyLoss takes them) put the
-    classes last; labels that also fit axis 1 (a square (batch, C, C)) keep
-    axis 1.
+    scored against (batch, time)) put the classes last, as CrossEntropyLoss
+    reads them, even where they would also fit axis 1 (time equal to C);
+    other labels of shape ``pred.shape[:1] + pred.shape[2:]`` keep axis 1.
     """
-    last = target.shape == pred.shape[:-1] != pred.shape[:1] + pred.shape[2:]
-    return -1 if pred.ndim > 2 and last else 1
+    return -1 if pred.ndim > 2 and target.shape == pred.shape[:-1] else 1
 
 
 def _threshold(threshold: float | None, pred_kind: str) -> float:
