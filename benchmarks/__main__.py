@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ._harness import machine_info, markdown, to_json
 
-WORKLOADS = ["seed", "tiny", "digits", "wide", "conv"]
+WORKLOADS = ["seed", "tiny", "digits", "wide", "conv", "lstm", "gru", "attention"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ def test_quick_run_writes_a_table_and_json_for_every_workload(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
     names = [w["name"] for w in report["workloads"]]
-    assert names == ["seed", "tiny", "digits", "wide", "conv"]
+    assert names == ["seed", "tiny", "digits", "wide", "conv", "lstm", "gru", "attention"]
     assert report["machine"]["numpy"]
     markdown = (tmp_path / "results.md").read_text()
     assert markdown.strip() == result.stdout.strip()
