@@ -159,9 +159,7 @@ def _parallel(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
     widths = draw(st.lists(sizes(1, 5), min_size=1, max_size=3))
     if merge == "add":
         widths = [widths[0]] * len(widths)
-    branches: list[Layer] = [
-        ln.Dense(n, w, rng=draw(sizes(0, 99)), dtype=dtype) for w in widths
-    ]
+    branches: list[Layer] = [ln.Dense(n, w, rng=draw(sizes(0, 99)), dtype=dtype) for w in widths]
     if merge == "add" and widths[0] == n and draw(st.booleans()):
         branches.append(ln.Tanh())  # a parameter-free branch
     out = sum(widths) if merge == "concat" else widths[0]
@@ -760,7 +758,11 @@ LAYERS: dict[str, LayerSpec] = {
             ),
             ({"dims": (0, 1)}, ValueError, r"dims must be a permutation of \(1, 2\).*got \(0, 1\)"),
             ({"dims": "21"}, TypeError, r"Permute: dims must be a sequence of ints .*got str"),
-            ({"dims": (2.0, 1.0)}, TypeError, r"Permute: dims must be a sequence of ints .*got \(2.0, 1.0\)"),
+            (
+                {"dims": (2.0, 1.0)},
+                TypeError,
+                r"Permute: dims must be a sequence of ints .*got \(2.0, 1.0\)",
+            ),
         ],
     ),
     "Reshape": LayerSpec(
@@ -768,10 +770,18 @@ LAYERS: dict[str, LayerSpec] = {
         lambda: (ln.Reshape((3, -1)), (4, 3, 2)),
         wrong_shapes=[(4,), (4, 5), (4, 2, 2)],
         bad_args=[
-            ({"shape": (-1, -1)}, ValueError, r"Reshape\(\(-1, -1\)\): shape must hold positive sizes and at most one -1"),
+            (
+                {"shape": (-1, -1)},
+                ValueError,
+                r"Reshape\(\(-1, -1\)\): shape must hold positive sizes and at most one -1",
+            ),
             ({"shape": (0, 2)}, ValueError, r"Reshape\(\(0, 2\)\): shape must hold positive sizes"),
             ({"shape": ()}, ValueError, r"Reshape\(\(\)\): shape must have at least one axis"),
-            ({"shape": 6}, TypeError, r"Reshape: shape must be a sequence of ints such as \(4, -1\), got int"),
+            (
+                {"shape": 6},
+                TypeError,
+                r"Reshape: shape must be a sequence of ints such as \(4, -1\), got int",
+            ),
         ],
     ),
     "Residual": LayerSpec(
@@ -831,7 +841,11 @@ LAYERS: dict[str, LayerSpec] = {
                 r"Parallel: merge must be 'concat' or 'add', got 'mul'",
             ),
             ({"branches": [ln.Dense(3, 4)], "axis": 0}, ValueError, r"axis 0 is the batch axis"),
-            ({"branches": [ln.Dense(3, 4)], "axis": 1.5}, TypeError, r"axis must be an int, got float"),
+            (
+                {"branches": [ln.Dense(3, 4)], "axis": 1.5},
+                TypeError,
+                r"axis must be an int, got float",
+            ),
         ],
     ),
     "Conv1d": LayerSpec(

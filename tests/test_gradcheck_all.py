@@ -138,7 +138,10 @@ LAYER_CASES: list[LayerCase] = [
     LayerCase(lambda: layernet.Embedding(7, 3, rng=40), (3, 5), id="Embedding", ids=7),
     LayerCase(
         # ids below the padding id: its row, never trained, is checked by the torch parity test
-        lambda: layernet.Embedding(5, 4, padding_idx=-1, rng=41), (2, 6), id="Embedding-pad", ids=4
+        lambda: layernet.Embedding(5, 4, padding_idx=-1, rng=41),
+        (2, 6),
+        id="Embedding-pad",
+        ids=4,
     ),
     LayerCase(lambda: layernet.PositionalEmbedding(8, 3, rng=42), (2, 5, 3), id="PositionalEmb"),
     LayerCase(

@@ -108,9 +108,7 @@ class Recurrent(Layer):
         """One step: from ``P_t``, ``Q_t`` and the previous state, the new state and a cache."""
 
     @abstractmethod
-    def step_backward(
-        self, d_state: State, cache: Any
-    ) -> tuple[FloatArray, FloatArray, State]:
+    def step_backward(self, d_state: State, cache: Any) -> tuple[FloatArray, FloatArray, State]:
         """From ``dL/dstate_t``: ``dL/dP_t``, ``dL/dQ_t`` and the direct ``dL/dstate_{t-1}``.
 
         The direct part leaves out the path through ``Q_t`` (the skeleton
@@ -122,9 +120,7 @@ class Recurrent(Layer):
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         batch, time, _ = x.shape
         hidden, width = self.hidden_size, self.gates * self.hidden_size
-        p_all = (x.reshape(-1, self.input_size) @ self.weight_ih.value).reshape(
-            batch, time, width
-        )
+        p_all = (x.reshape(-1, self.input_size) @ self.weight_ih.value).reshape(batch, time, width)
         p_all += self.bias_ih.value
         w_hh, b_hh = self.weight_hh.value, self.bias_hh.value
         state: State = tuple(np.zeros((batch, hidden), x.dtype) for _ in range(self.states))
@@ -259,9 +255,7 @@ class RNN(Recurrent):
         h = np.tanh(a) if self.nonlinearity == "tanh" else np.maximum(a, 0.0)
         return (h,), h
 
-    def step_backward(
-        self, d_state: State, cache: Any
-    ) -> tuple[FloatArray, FloatArray, State]:
+    def step_backward(self, d_state: State, cache: Any) -> tuple[FloatArray, FloatArray, State]:
         h = cache
         d_a = d_state[0] * (1.0 - h * h) if self.nonlinearity == "tanh" else d_state[0] * (h > 0)
         return d_a, d_a, (np.zeros_like(h),)
@@ -315,9 +309,7 @@ class LSTM(Recurrent):
         h = o * tanh_c
         return (h, c), (i, f, g, o, c_prev, tanh_c)
 
-    def step_backward(
-        self, d_state: State, cache: Any
-    ) -> tuple[FloatArray, FloatArray, State]:
+    def step_backward(self, d_state: State, cache: Any) -> tuple[FloatArray, FloatArray, State]:
         i, f, g, o, c_prev, tanh_c = cache
         dh, dc = d_state
         dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
@@ -375,9 +367,7 @@ class GRU(Recurrent):
         h = n + z * (h_prev - n)
         return (h,), (r, z, n, q_n, h_prev)
 
-    def step_backward(
-        self, d_state: State, cache: Any
-    ) -> tuple[FloatArray, FloatArray, State]:
+    def step_backward(self, d_state: State, cache: Any) -> tuple[FloatArray, FloatArray, State]:
         r, z, n, q_n, h_prev = cache
         dh = d_state[0]
         d_an = dh * (1.0 - z) * (1.0 - n * n)
