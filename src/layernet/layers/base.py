@@ -91,10 +91,8 @@ class Layer(ABC):
         for name, value in vars(self).items():
             if isinstance(value, Layer):
                 yield name, value
-            elif (
-                isinstance(value, (list, tuple))
-                and value
-                and all(isinstance(v, Layer) for v in value)
+            elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, Layer) for v in value
             ):
                 for i, child in enumerate(value):
                     yield f"{name}.{i}", child
