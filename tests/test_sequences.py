@@ -47,6 +47,23 @@ def test_embedding_matches_torch(padding_idx: int | None) -> None:
         assert not ours.weight.grad[padding_idx].any()
 
 
+def test_positional_embedding_matches_a_torch_table_added() -> None:
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    ours = ln.PositionalEmbedding(7, 3, rng=1)
+    table = torch.nn.Parameter(torch.tensor(ours.weight.value))
+    x = rng.normal(size=(2, 5, 3))
+    y = ours(x)
+    g = rng.normal(size=y.shape)
+    dx = ours.backward(g)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = x_t + table[:5]
+    y_t.backward(torch.tensor(g))
+    _close(y, y_t)
+    _close(dx, x_t.grad)
+    _close(ours.weight.grad, table.grad)
+
+
 RECURRENT = [
     (ln.RNN, "RNN", {}),
     (ln.RNN, "RNN", {"nonlinearity": "relu"}),
