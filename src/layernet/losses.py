@@ -619,9 +619,8 @@ class CrossEntropyLoss(Loss):
         self._shape = pred.shape
         if pred.ndim > 2:  # (batch, ..., C): every position is a row
             target = np.asarray(target)
-            target = target.reshape(-1, pred.shape[-1]) if target.shape == pred.shape else (
-                target.reshape(-1)
-            )
+            rows = (-1, pred.shape[-1]) if target.shape == pred.shape else (-1,)
+            target = target.reshape(rows)
             pred = pred.reshape(-1, pred.shape[-1])
         batch, classes = int(pred.shape[0]), int(pred.shape[1])
         log_p = pred - pred.max(axis=1, keepdims=True)
