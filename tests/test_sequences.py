@@ -346,3 +346,20 @@ def test_float32_end_to_end() -> None:
         y32 = layer(x)
         assert y32.dtype == np.float32
         assert layer.backward(np.ones_like(y32)).dtype == np.float32
+
+
+def test_attention_dropout_drops_weights_in_training_only_and_its_gradient_checks() -> None:
+    layer = ln.MultiHeadAttention(4, 2, dropout=0.5, rng=0)
+    x = np.random.default_rng(1).normal(size=(2, 5, 4))
+    np.testing.assert_array_equal(layer(x), layer(x))  # inference: no dropout
+    assert not np.allclose(layer(x, training=True), layer(x, training=True))
+    state = layer.rng.bit_generator.state
+    forward = layer.forward
+
+    def rewound(inp: ln.FloatArray, *, training: bool = False) -> ln.FloatArray:
+        layer.rng.bit_generator.state = state  # the same mask every time
+        return forward(inp, training=training)
+
+    layer.forward = rewound  # type: ignore[method-assign,assignment]
+    result = ln.gradcheck(layer, x, training=True)
+    assert result.passed, str(result)
