@@ -72,8 +72,8 @@ class Recurrent(Layer):
         self,
         input_size: int,
         hidden_size: int,
-        *,
         return_sequences: bool = False,
+        *,
         rng: RngLike = None,
         dtype: DTypeLike = np.float64,
     ) -> None:
@@ -235,8 +235,8 @@ class RNN(Recurrent):
         input_size: int,
         hidden_size: int,
         nonlinearity: str = "tanh",
-        *,
         return_sequences: bool = False,
+        *,
         rng: RngLike = None,
         dtype: DTypeLike = np.float64,
     ) -> None:
