@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ._harness import as_quick_run, machine_info, markdown, to_json
 
-WORKLOADS = ["seed", "tiny", "digits", "wide", "conv", "cifar"]
+WORKLOADS = ["seed", "tiny", "digits", "wide", "conv", "cifar", "lstm", "gru", "attention"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,6 +52,9 @@ class LayerSpec:
     batch_coupled_in_training : bool
         True where ``training=True`` mixes rows (BatchNorm) or draws per call
         (Dropout), so batch independence is only checked in inference.
+    ids : int
+        Positive for a layer that takes integer ids (Embedding): the suites
+        feed it ids in ``[0, ids)`` instead of real numbers.
     """
 
     build: Callable[[Draw, Any], tuple[Layer, Shape, Shape]]
@@ -59,6 +62,14 @@ class LayerSpec:
     wrong_shapes: list[Shape] = field(default_factory=list)
     bad_args: list[tuple[dict[str, Any], type[Exception], str]] = field(default_factory=list)
     batch_coupled_in_training: bool = False
+    ids: int = 0
+
+
+def draw_input(spec: LayerSpec, rng: np.random.Generator, shape: Shape, dtype: Any) -> Any:
+    """A valid input batch for ``spec``'s layer: ids where it takes ids, else normal floats."""
+    if spec.ids:
+        return rng.integers(0, spec.ids, size=shape)
+    return rng.normal(size=shape).astype(dtype)
 
 
 def _elementwise(make: Callable[[], Layer]) -> LayerSpec:
@@ -148,13 +159,76 @@ def _parallel(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
     widths = draw(st.lists(sizes(1, 5), min_size=1, max_size=3))
     if merge == "add":
         widths = [widths[0]] * len(widths)
-    branches: list[Layer] = [
-        ln.Dense(n, w, rng=draw(sizes(0, 99)), dtype=dtype) for w in widths
-    ]
+    branches: list[Layer] = [ln.Dense(n, w, rng=draw(sizes(0, 99)), dtype=dtype) for w in widths]
     if merge == "add" and widths[0] == n and draw(st.booleans()):
         branches.append(ln.Tanh())  # a parameter-free branch
     out = sum(widths) if merge == "concat" else widths[0]
     return ln.Parallel(branches, merge=merge, axis=-1), (*lead, n), (*lead, out)
+
+
+def _embedding(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    n, dim = draw(sizes(EMBEDDING_IDS, 9)), draw(sizes(1, 5))
+    pad = draw(st.sampled_from([None, 0, -1]))
+    lead = tuple(draw(st.lists(sizes(1, 4), max_size=2)))
+    layer = ln.Embedding(n, dim, pad, rng=draw(sizes(0, 99)), dtype=dtype)
+    return layer, lead, (*lead, dim)
+
+
+EMBEDDING_IDS = 4
+"""Embeddings in the catalogue have at least this many rows; the suites draw ids below it."""
+
+
+def _positional(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    time, dim = draw(sizes(1, 5)), draw(sizes(1, 5))
+    layer = ln.PositionalEmbedding(time + draw(sizes(0, 3)), dim, rng=0, dtype=dtype)
+    return layer, (time, dim), (time, dim)
+
+
+def _recurrent(cls: Any) -> Callable[[Draw, Any], tuple[Layer, Shape, Shape]]:
+    def build(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+        time, n_in, hidden = draw(sizes(1, 5)), draw(sizes(1, 4)), draw(sizes(1, 5))
+        sequences = draw(st.booleans())
+        kwargs: dict[str, Any] = {"return_sequences": sequences, "rng": draw(sizes(0, 99))}
+        if cls is ln.RNN:
+            kwargs["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+        layer = cls(n_in, hidden, dtype=dtype, **kwargs)
+        return layer, (time, n_in), (time, hidden) if sequences else (hidden,)
+
+    return build
+
+
+def _recurrent_spec(cls: Any) -> LayerSpec:
+    name = cls.__name__
+    return LayerSpec(
+        _recurrent(cls),
+        lambda: (cls(3, 2, rng=0), (4, 5, 3)),
+        wrong_shapes=[(4,), (4, 3), (4, 5, 2), (4, 5, 3, 1)],
+        bad_args=[
+            (
+                {"input_size": 0, "hidden_size": 2},
+                ValueError,
+                rf"{name}\(0 -> 2\): input_size must be a positive integer, got 0",
+            ),
+            (
+                {"input_size": 3, "hidden_size": 2.0},
+                TypeError,
+                r"hidden_size must be a positive integer, got float 2.0",
+            ),
+            (
+                {"input_size": 3, "hidden_size": 2, "return_sequences": "yes"},
+                TypeError,
+                r"return_sequences must be True or False, got str 'yes'",
+            ),
+        ],
+    )
+
+
+def _attention(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
+    heads, per_head, time = draw(sizes(1, 3)), draw(sizes(1, 3)), draw(sizes(1, 5))
+    layer = ln.MultiHeadAttention(
+        heads * per_head, heads, causal=draw(st.booleans()), rng=draw(sizes(0, 99)), dtype=dtype
+    )
+    return layer, (time, heads * per_head), (time, heads * per_head)
 
 
 def _layernorm(draw: Draw, dtype: Any) -> tuple[Layer, Shape, Shape]:
@@ -580,6 +654,78 @@ LAYERS: dict[str, LayerSpec] = {
             ),
         ],
     ),
+    "Embedding": LayerSpec(
+        _embedding,
+        lambda: (ln.Embedding(5, 3, rng=0), (4, 6)),
+        bad_args=[
+            (
+                {"num_embeddings": 0, "embedding_dim": 3},
+                ValueError,
+                r"Embedding\(0, 3\): num_embeddings must be a positive integer, got 0",
+            ),
+            (
+                {"num_embeddings": 5, "embedding_dim": 3, "padding_idx": 5},
+                ValueError,
+                r"Embedding\(5, 3\): padding_idx must be in \[-5, 5\), got 5",
+            ),
+            (
+                {"num_embeddings": 5, "embedding_dim": 3, "padding_idx": 1.0},
+                TypeError,
+                r"padding_idx must be an int or None, got float 1.0",
+            ),
+        ],
+        ids=EMBEDDING_IDS,
+    ),
+    "PositionalEmbedding": LayerSpec(
+        _positional,
+        lambda: (ln.PositionalEmbedding(6, 3, rng=0), (4, 5, 3)),
+        wrong_shapes=[(4, 3), (4, 5, 2), (4, 7, 3), (4, 5, 3, 1)],
+        bad_args=[
+            (
+                {"max_len": 0, "embed_dim": 3},
+                ValueError,
+                r"PositionalEmbedding\(0, 3\): max_len must be a positive integer, got 0",
+            ),
+        ],
+    ),
+    "RNN": LayerSpec(
+        _recurrent(ln.RNN),
+        lambda: (ln.RNN(3, 2, rng=0), (4, 5, 3)),
+        wrong_shapes=[(4,), (4, 3), (4, 5, 2), (4, 5, 3, 1)],
+        bad_args=[
+            *_recurrent_spec(ln.RNN).bad_args,
+            (
+                {"input_size": 3, "hidden_size": 2, "nonlinearity": "sigmoid"},
+                ValueError,
+                r"RNN\(3 -> 2\): nonlinearity must be 'tanh' or 'relu', got 'sigmoid'",
+            ),
+        ],
+    ),
+    "LSTM": _recurrent_spec(ln.LSTM),
+    "GRU": _recurrent_spec(ln.GRU),
+    "MultiHeadAttention": LayerSpec(
+        _attention,
+        lambda: (ln.MultiHeadAttention(4, 2, rng=0), (3, 5, 4)),
+        wrong_shapes=[(3, 4), (3, 5, 3), (3, 5, 4, 1)],
+        bad_args=[
+            (
+                {"embed_dim": 6, "num_heads": 4},
+                ValueError,
+                r"MultiHeadAttention\(6, 4\): embed_dim must be divisible by num_heads, "
+                r"got embed_dim=6 and num_heads=4",
+            ),
+            (
+                {"embed_dim": 4, "num_heads": 2, "dropout": 1.0},
+                ValueError,
+                r"dropout must be in \[0, 1\), got 1.0",
+            ),
+            (
+                {"embed_dim": 4, "num_heads": 2, "causal": 1},
+                TypeError,
+                r"causal must be True or False, got int 1",
+            ),
+        ],
+    ),
     "Flatten": LayerSpec(_flatten, lambda: (ln.Flatten(), (4, 3, 2)), wrong_shapes=[(4,)]),
     "BatchNorm2d": LayerSpec(
         _batchnorm2d,
@@ -612,7 +758,11 @@ LAYERS: dict[str, LayerSpec] = {
             ),
             ({"dims": (0, 1)}, ValueError, r"dims must be a permutation of \(1, 2\).*got \(0, 1\)"),
             ({"dims": "21"}, TypeError, r"Permute: dims must be a sequence of ints .*got str"),
-            ({"dims": (2.0, 1.0)}, TypeError, r"Permute: dims must be a sequence of ints .*got \(2.0, 1.0\)"),
+            (
+                {"dims": (2.0, 1.0)},
+                TypeError,
+                r"Permute: dims must be a sequence of ints .*got \(2.0, 1.0\)",
+            ),
         ],
     ),
     "Reshape": LayerSpec(
@@ -620,10 +770,18 @@ LAYERS: dict[str, LayerSpec] = {
         lambda: (ln.Reshape((3, -1)), (4, 3, 2)),
         wrong_shapes=[(4,), (4, 5), (4, 2, 2)],
         bad_args=[
-            ({"shape": (-1, -1)}, ValueError, r"Reshape\(\(-1, -1\)\): shape must hold positive sizes and at most one -1"),
+            (
+                {"shape": (-1, -1)},
+                ValueError,
+                r"Reshape\(\(-1, -1\)\): shape must hold positive sizes and at most one -1",
+            ),
             ({"shape": (0, 2)}, ValueError, r"Reshape\(\(0, 2\)\): shape must hold positive sizes"),
             ({"shape": ()}, ValueError, r"Reshape\(\(\)\): shape must have at least one axis"),
-            ({"shape": 6}, TypeError, r"Reshape: shape must be a sequence of ints such as \(4, -1\), got int"),
+            (
+                {"shape": 6},
+                TypeError,
+                r"Reshape: shape must be a sequence of ints such as \(4, -1\), got int",
+            ),
         ],
     ),
     "Residual": LayerSpec(
@@ -683,7 +841,11 @@ LAYERS: dict[str, LayerSpec] = {
                 r"Parallel: merge must be 'concat' or 'add', got 'mul'",
             ),
             ({"branches": [ln.Dense(3, 4)], "axis": 0}, ValueError, r"axis 0 is the batch axis"),
-            ({"branches": [ln.Dense(3, 4)], "axis": 1.5}, TypeError, r"axis must be an int, got float"),
+            (
+                {"branches": [ln.Dense(3, 4)], "axis": 1.5},
+                TypeError,
+                r"axis must be an int, got float",
+            ),
         ],
     ),
     "Conv1d": LayerSpec(

@@ -41,7 +41,7 @@ def test_quick_run_writes_a_table_and_json_for_every_workload(tmp_path: Path) ->
     assert "ConvergenceWarning" not in result.stderr
     report = json.loads((tmp_path / "results.json").read_text())
     names = [w["name"] for w in report["workloads"]]
-    assert names == ["seed", "tiny", "digits", "wide", "conv", "cifar"]
+    assert names == ["seed", "tiny", "digits", "wide", "conv", "cifar", "lstm", "gru", "attention"]
     assert report["machine"]["numpy"]
     markdown = (tmp_path / "results.md").read_text()
     assert markdown.strip() == result.stdout.strip()

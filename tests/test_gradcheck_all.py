@@ -28,6 +28,8 @@ class LayerCase:
     id: str = ""
     input_low: float = -2.0
     input_high: float = 2.0
+    ids: int = 0
+    """If positive, the input is integer ids in ``[0, ids)`` (parameter gradients only)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,56 @@ LAYER_CASES: list[LayerCase] = [
     LayerCase(lambda: layernet.Permute((3, 1, 2)), (2, 3, 4, 5), id="Permute-3"),
     LayerCase(lambda: layernet.Reshape((4, -1)), (2, 3, 4), id="Reshape"),
     LayerCase(lambda: layernet.Reshape((6,)), (2, 2, 3), id="Reshape-flat"),
+    # Sequences (issue 13): recurrent layers over several steps both ways, attention with and
+    # without the causal mask, embeddings (ids have no gradient: parameters only).
+    LayerCase(lambda: layernet.Embedding(7, 3, rng=40), (3, 5), id="Embedding", ids=7),
+    LayerCase(
+        # ids below the padding id: its row, never trained, is checked by the torch parity test
+        lambda: layernet.Embedding(5, 4, padding_idx=-1, rng=41),
+        (2, 6),
+        id="Embedding-pad",
+        ids=4,
+    ),
+    LayerCase(lambda: layernet.PositionalEmbedding(8, 3, rng=42), (2, 5, 3), id="PositionalEmb"),
+    LayerCase(
+        lambda: layernet.RNN(3, 4, return_sequences=True, rng=43), (2, 5, 3), id="RNN-sequences"
+    ),
+    LayerCase(lambda: layernet.RNN(3, 4, rng=44), (2, 5, 3), id="RNN-last"),
+    LayerCase(
+        lambda: layernet.RNN(3, 4, "relu", return_sequences=True, rng=45),
+        (2, 4, 3),
+        id="RNN-relu-sequences",
+    ),
+    LayerCase(
+        lambda: layernet.LSTM(3, 4, return_sequences=True, rng=46), (2, 5, 3), id="LSTM-sequences"
+    ),
+    LayerCase(lambda: layernet.LSTM(3, 4, rng=47), (2, 5, 3), id="LSTM-last"),
+    LayerCase(
+        lambda: layernet.GRU(3, 4, return_sequences=True, rng=48), (2, 5, 3), id="GRU-sequences"
+    ),
+    LayerCase(lambda: layernet.GRU(3, 4, rng=49), (2, 5, 3), id="GRU-last"),
+    LayerCase(lambda: layernet.MultiHeadAttention(6, 2, rng=50), (2, 4, 6), id="MHA"),
+    LayerCase(
+        lambda: layernet.MultiHeadAttention(6, 3, causal=True, rng=51), (2, 5, 6), id="MHA-causal"
+    ),
+    LayerCase(
+        lambda: layernet.Sequential(
+            [
+                layernet.Embedding(6, 4, rng=52),
+                layernet.PositionalEmbedding(5, 4, rng=53),
+                layernet.Residual(
+                    layernet.Sequential(
+                        [_layernorm(4), layernet.MultiHeadAttention(4, 2, causal=True, rng=54)]
+                    )
+                ),
+                layernet.GRU(4, 3, return_sequences=True, rng=55),
+                layernet.LSTM(3, 2, rng=56),
+            ]
+        ),
+        (2, 5),
+        id="Sequential-embedding-attention-recurrent",
+        ids=6,
+    ),
     LayerCase(
         lambda: layernet.Residual(
             layernet.Sequential([layernet.Dense(4, 4, rng=20), layernet.Tanh()])
@@ -269,6 +321,16 @@ LAYER_CASES: list[LayerCase] = [
 
 LOSS_CASES: list[LossCase] = [
     LossCase(
+        layernet.CrossEntropyLoss,
+        lambda rng: (rng.normal(0, 2, size=(3, 4, 5)), rng.integers(0, 5, size=(3, 4))),
+        id="CrossEntropyLoss-sequence-labels-classes-last",
+    ),
+    LossCase(
+        lambda: layernet.CrossEntropyLoss(label_smoothing=0.1, weight=[1.0, 2.0, 0.5]),
+        lambda rng: (rng.normal(0, 2, size=(2, 3, 3)), rng.integers(0, 3, size=(2, 3))),
+        id="CrossEntropyLoss-sequence-weighted-smoothed",
+    ),
+    LossCase(
         layernet.MSELoss,
         lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=(5, 3))),
         id="MSELoss",
@@ -381,12 +443,16 @@ def test_every_exported_loss_has_a_case() -> None:
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[c.id for c in LAYER_CASES])
 def test_layer_gradients(case: LayerCase) -> None:
     rng = np.random.default_rng(0)
-    x = rng.uniform(case.input_low, case.input_high, size=case.input_shape)
+    x: np.ndarray[Any, Any]
+    if case.ids:
+        x = rng.integers(0, case.ids, size=case.input_shape)
+    else:
+        x = rng.uniform(case.input_low, case.input_high, size=case.input_shape)
     layer = case.make()
     before = {name: p.value.copy() for name, p in layer.named_parameters()}
     result = gradcheck(layer, x, training=case.training)
     assert result.passed, str(result)
-    assert set(result.errors) == {"input", *before}
+    assert set(result.errors) == ({"input"} if not case.ids else set()) | set(before)
     for name, p in layer.named_parameters():
         np.testing.assert_array_equal(p.value, before[name])
 

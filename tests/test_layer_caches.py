@@ -37,7 +37,11 @@ PICKLABLE = [
 
 def _inputs(case: LayerCase, rows: int | None = None) -> FloatArray:
     shape = case.input_shape if rows is None else (rows, *case.input_shape[1:])
-    x: FloatArray = np.random.default_rng(0).uniform(case.input_low, case.input_high, size=shape)
+    rng = np.random.default_rng(0)
+    if case.ids:  # integer ids for an Embedding
+        ids: Any = rng.integers(0, case.ids, size=shape)
+        return ids  # type: ignore[no-any-return]
+    x: FloatArray = rng.uniform(case.input_low, case.input_high, size=shape)
     return x
 
 

@@ -18,7 +18,7 @@ from reliability_cases import LAYERS
 
 SIZE_ERROR = re.compile(
     r"the kernel spans|axis -?\d+ is (out of range|the batch axis)|no spatial positions"
-    r"|cannot reshape a sample"
+    r"|cannot reshape a sample|positions but max_len is"
 )
 """The checks a spec cannot express: a window larger than the input, Softmax's axis, a
 global pool over nothing, a Reshape to another size."""

@@ -24,7 +24,7 @@ import pytest
 
 import layernet as ln
 from layernet import serialization
-from reliability_cases import LAYERS, OPTIMIZER_VARIANTS
+from reliability_cases import LAYERS, OPTIMIZER_VARIANTS, draw_input
 
 
 class Marker:
@@ -238,7 +238,7 @@ def test_every_layer_round_trips_bit_for_bit(tmp_path: Path, name: str, dtype: A
         return _first(strategy)
 
     layer, sample, _ = LAYERS[name].build(draw, dtype)
-    x = rng.normal(size=(3, *sample)).astype(dtype)
+    x = draw_input(LAYERS[name], rng, (3, *sample), dtype)
     if any(True for _ in layer.named_buffers()):
         layer(x, training=True)  # move the running statistics off their defaults
     for _, p in layer.named_parameters():

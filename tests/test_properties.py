@@ -50,9 +50,13 @@ def _build(
     return LAYERS[name].build(data.draw, dtype)
 
 
-def _input(data: st.DataObject, shape: tuple[int, ...], dtype: Any, magnitude: int = 1) -> Any:
+def _input(
+    data: st.DataObject, shape: tuple[int, ...], dtype: Any, magnitude: int = 1, ids: int = 0
+) -> Any:
     seed = data.draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
+    if ids:  # a layer that takes integer ids (Embedding)
+        return rng.integers(0, ids, size=shape)
     x = rng.normal(size=shape)
     if magnitude > 1:
         exponent = rng.uniform(-magnitude, magnitude, size=shape)
@@ -77,7 +81,7 @@ def test_output_shape_and_dtype_follow_the_documented_rule(
     layer, sample, out = _build(data, name, dtype)
     batch = data.draw(st.integers(2, 5))
     training = data.draw(st.booleans())
-    y = layer(_input(data, (batch, *sample), dtype), training=training)
+    y = layer(_input(data, (batch, *sample), dtype, ids=LAYERS[name].ids), training=training)
     assert y.shape == (batch, *out)
     assert y.dtype == _expected_dtype(layer, dtype)
     assert layer.output_shape(sample) in (out, None)
@@ -89,7 +93,7 @@ def test_output_shape_and_dtype_follow_the_documented_rule(
 def test_a_batch_is_its_rows_stacked(name: str, dtype: Any, data: st.DataObject) -> None:
     layer, sample, _ = _build(data, name, dtype)
     training = not LAYERS[name].batch_coupled_in_training and data.draw(st.booleans())
-    x = _input(data, (data.draw(st.integers(2, 6)), *sample), dtype)
+    x = _input(data, (data.draw(st.integers(2, 6)), *sample), dtype, ids=LAYERS[name].ids)
     whole = layer(x, training=training)
     rows = np.concatenate([layer(x[i : i + 1], training=training) for i in range(len(x))])
     rtol = RTOL[np.dtype(dtype)]
@@ -105,7 +109,8 @@ def test_finite_in_finite_out_over_a_wide_range_of_magnitudes(
 ) -> None:
     layer, sample, _ = _build(data, name, dtype)
     training = data.draw(st.booleans())
-    x = _input(data, (data.draw(st.integers(2, 5)), *sample), dtype, MAGNITUDE[np.dtype(dtype)])
+    magnitude = MAGNITUDE[np.dtype(dtype)]
+    x = _input(data, (data.draw(st.integers(2, 5)), *sample), dtype, magnitude, LAYERS[name].ids)
     y = layer(x, training=training)
     assert np.isfinite(y).all()
     grad = layer.backward(np.ones_like(y))
@@ -123,7 +128,7 @@ def test_forward_and_backward_leave_their_arguments_alone(
 ) -> None:
     layer, sample, _ = _build(data, name, dtype)
     training = data.draw(st.booleans())
-    x = _input(data, (data.draw(st.integers(2, 5)), *sample), dtype)
+    x = _input(data, (data.draw(st.integers(2, 5)), *sample), dtype, ids=LAYERS[name].ids)
     x_before = x.copy()
     y = layer.forward(x, training=training)
     np.testing.assert_array_equal(x, x_before)

@@ -104,6 +104,15 @@ def test_every_exported_layer_is_compared() -> None:
         ln.GlobalAvgPool1d,
         ln.GlobalAvgPool2d,
     }
+    compared |= {  # compared with torch.nn in test_sequences.py (PositionalEmbedding: with a
+        # torch table added by autograd, torch having no such module)
+        ln.Embedding,
+        ln.PositionalEmbedding,
+        ln.RNN,
+        ln.LSTM,
+        ln.GRU,
+        ln.MultiHeadAttention,
+    }
     harnessed = {type(case.make()) for case in LAYER_CASES} - {ln.Sequential}
     # Dropout in training draws its own mask; its inference mode is compared here.
     assert harnessed <= compared | {ln.Dropout}

@@ -28,12 +28,15 @@ from .layers.activations import Sigmoid as Sigmoid
 from .layers.activations import Softmax as Softmax
 from .layers.activations import Softplus as Softplus
 from .layers.activations import Tanh as Tanh
+from .layers.attention import MultiHeadAttention as MultiHeadAttention
 from .layers.base import Layer as Layer
 from .layers.containers import Parallel as Parallel
 from .layers.containers import Residual as Residual
 from .layers.conv import Conv1d as Conv1d
 from .layers.conv import Conv2d as Conv2d
 from .layers.dense import Dense as Dense
+from .layers.embedding import Embedding as Embedding
+from .layers.embedding import PositionalEmbedding as PositionalEmbedding
 from .layers.normalization import BatchNorm1d as BatchNorm1d
 from .layers.normalization import BatchNorm2d as BatchNorm2d
 from .layers.normalization import LayerNorm as LayerNorm
@@ -43,6 +46,9 @@ from .layers.pooling import GlobalAvgPool1d as GlobalAvgPool1d
 from .layers.pooling import GlobalAvgPool2d as GlobalAvgPool2d
 from .layers.pooling import MaxPool1d as MaxPool1d
 from .layers.pooling import MaxPool2d as MaxPool2d
+from .layers.recurrent import GRU as GRU
+from .layers.recurrent import LSTM as LSTM
+from .layers.recurrent import RNN as RNN
 from .layers.registry import register as register
 from .layers.regularization import Dropout as Dropout
 from .layers.reshape import Flatten as Flatten
@@ -101,7 +107,10 @@ __all__ = [
     "AUC",
     "ELU",
     "GELU",
+    "GRU",
     "LBFGS",
+    "LSTM",
+    "RNN",
     "SGD",
     "Accuracy",
     "Activation",
@@ -124,6 +133,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "ExponentialLR",
     "F1Score",
     "Flatten",
@@ -155,10 +165,12 @@ __all__ = [
     "Metric",
     "Model",
     "ModelCheckpoint",
+    "MultiHeadAttention",
     "Optimizer",
     "Parallel",
     "Parameter",
     "Permute",
+    "PositionalEmbedding",
     "Precision",
     "ProgressLogger",
     "R2Score",

@@ -131,6 +131,44 @@ def as_float_array(x: ArrayLike, dtype: np.dtype[Any], what: str) -> FloatArray:
     return arr.astype(dtype, copy=False)
 
 
+def as_index_array(x: ArrayLike, what: str) -> np.ndarray[Any, Any]:
+    """Convert ``x`` to an integer array of ids (``numpy.intp``) with a clear error.
+
+    For the layers that take integer input (Embedding): integer arrays
+    convert as they are, and float arrays whose values are all whole
+    numbers (ids that went through a float array on the way) convert to
+    integers; fractional values, NaN, booleans, strings and anything else
+    are refused, never rounded or cast to float.
+    """
+    if x is None:
+        raise TypeError(f"{what}: expected an array of integer ids, got None")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{what}: expected an array of integer ids, could not convert the input "
+            f"({type(x).__name__}): {exc}"
+        ) from None
+    kind = arr.dtype.kind
+    if kind in "iu":
+        return arr.astype(np.intp, copy=False)
+    if kind == "f":
+        check_finite(arr, what)
+        whole = arr == np.round(arr)
+        if not whole.all():
+            bad = arr[~whole].flat[0].item()
+            raise ValueError(
+                f"{what}: expected integer ids, got non-integer value {bad!r} "
+                f"(dtype {arr.dtype}); pass token ids as integers, e.g. x.astype(np.int64)"
+            )
+        return arr.astype(np.intp)
+    described = {"b": "booleans", "c": "complex numbers", "O": "Python objects", "U": "strings"}
+    raise TypeError(
+        f"{what}: expected an array of integer ids, got {described.get(kind, str(arr.dtype))} "
+        f"(dtype {arr.dtype})"
+    )
+
+
 _CHECK_BYTES = 1 << 20  # rows per finiteness check: about 1 MiB of input at a time
 
 

@@ -77,7 +77,9 @@ def gradcheck(
     obj : Layer or Loss
         A layer built with ``dtype=np.float64`` (or parameter-free), or a loss.
     x : array-like
-        The layer's input batch, or the loss's prediction.
+        The layer's input batch, or the loss's prediction. For a layer that
+        takes integer ids (:meth:`Layer.takes_integers`, an Embedding) only
+        the parameters' gradients are checked: ids have none.
     target : array-like, optional
         The loss's target; required for a loss, not accepted for a layer.
     training : bool
@@ -121,11 +123,12 @@ def gradcheck(
             f"gradcheck: {obj!r} is {obj.dtype}; gradients are checked in float64, "
             "build the layer with dtype=np.float64"
         )
-    arr = as_float_array(x, _FLOAT64, f"gradcheck: {obj!r}")
+    ids = obj.takes_integers()  # integer ids (Embedding) have no gradient: parameters only
+    arr = obj.convert_input(x) if ids else as_float_array(x, _FLOAT64, f"gradcheck: {obj!r}")
     obj.check_input(arr.shape)
     check_values(obj, arr, None)
     _check_yielded(obj)
-    return _check_layer(obj, arr, training, as_generator(rng), epsilon, tolerance)
+    return _check_layer(obj, arr, training, as_generator(rng), epsilon, tolerance, not ids)
 
 
 def _check_yielded(layer: Layer) -> None:
@@ -174,6 +177,7 @@ def _check_layer(
     rng: np.random.Generator,
     epsilon: float,
     tolerance: float,
+    check_input: bool = True,
 ) -> GradcheckResult:
     r = rng.standard_normal(layer.forward(x.copy(), training=training).shape)
     _check_gradient_shapes(layer, x, r)
@@ -185,11 +189,11 @@ def _check_layer(
         layer.forward(flat.reshape(x.shape).copy(), training=training)
         return np.array(layer.backward(r.copy()), dtype=np.float64).reshape(-1)
 
-    errors = {
-        "input": _relative_error(
+    errors: dict[str, float] = {}
+    if check_input:
+        errors["input"] = _relative_error(
             lambda flat: scalar(flat.reshape(x.shape)), input_grad, x.reshape(-1).copy(), epsilon
         )
-    }
     for name, param in list(layer.named_parameters()):
         original = param.value.copy()
 

@@ -487,6 +487,14 @@ class CrossEntropyLoss(Loss):
       ``q`` is their one-hot row;
     - probability rows of shape (batch, C) with entries in [0, 1].
 
+    Logits with more axes, (batch, ..., C) with the classes last (Keras's
+    convention for batch-first sequences: a sequence model's (batch, time,
+    C)), take labels of shape (batch, ...) or probabilities of the logits'
+    shape; every position counts as a row, so the mean (and torch's
+    weighted normaliser) runs over all positions of all samples, as torch's
+    ``cross_entropy`` on ``(N, C, d)`` does. A sample's
+    :meth:`sample_losses` share is the sum of its positions' shares.
+
     With ``label_smoothing = e``, ``q`` becomes ``(1 - e) q + e / C``, as in
     torch.
 
@@ -533,15 +541,42 @@ class CrossEntropyLoss(Loss):
         self._labels: npt.NDArray[np.intp] | None = None
         self._q: FloatArray | None = None
         self._norm = 1.0
+        self._shape: tuple[int, ...] = (0, 0)
 
     def check_target(self, pred: FloatArray, target: ArrayLike) -> FloatArray:
-        """Check logits (batch, C) and labels in ``[0, C)`` or probability rows in [0, 1]."""
-        if pred.ndim != 2:
+        """Check logits (batch, ..., C) and labels in ``[0, C)`` or probability rows in [0, 1].
+
+        For logits with more axes, such as a sequence's (batch, time, C),
+        the labels have the logits' shape without the class axis (Keras's
+        class-last convention) and every position is checked like a row.
+        """
+        if pred.ndim < 2:
             raise ValueError(
-                f"{self!r}: expected logits of shape (batch, classes), got {pred.shape}"
+                f"{self!r}: expected logits of shape (batch, classes), got {pred.shape} "
+                "(a sequence model's are (batch, ..., classes))"
             )
         if pred.size == 0:
             raise ValueError(f"{self!r}: got an empty batch (pred of shape {pred.shape})")
+        if pred.ndim == 2:
+            return self._check_rows(pred, target)
+        classes = pred.shape[-1]
+        target_arr = as_float_array(target, pred.dtype, f"{self!r}: target")
+        folded: FloatArray
+        if target_arr.shape == pred.shape:
+            folded = target_arr.reshape(-1, classes)
+        elif target_arr.shape in (pred.shape[:-1], (*pred.shape[:-1], 1)):
+            folded = target_arr.reshape(-1)
+        else:
+            raise ValueError(
+                f"{self!r}: for logits of shape {pred.shape} (classes on the last axis), "
+                f"target must be class labels of shape {pred.shape[:-1]} or probability rows "
+                f"of shape {pred.shape}, got {target_arr.shape}"
+            )
+        checked = self._check_rows(pred.reshape(-1, classes), folded)
+        return checked.reshape(pred.shape if folded.ndim == 2 else pred.shape[:-1])
+
+    def _check_rows(self, pred: FloatArray, target: ArrayLike) -> FloatArray:
+        """``check_target`` for logits of shape (batch, C)."""
         batch, classes = pred.shape
         if self.weight is not None and self.weight.size != classes:
             raise ValueError(
@@ -581,6 +616,12 @@ class CrossEntropyLoss(Loss):
         return target_arr
 
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
+        self._shape = pred.shape
+        if pred.ndim > 2:  # (batch, ..., C): every position is a row
+            target = np.asarray(target)
+            rows = (-1, pred.shape[-1]) if target.shape == pred.shape else (-1,)
+            target = target.reshape(rows)
+            pred = pred.reshape(-1, pred.shape[-1])
         batch, classes = int(pred.shape[0]), int(pred.shape[1])
         log_p = pred - pred.max(axis=1, keepdims=True)
         softmax = np.exp(log_p)
@@ -646,7 +687,7 @@ class CrossEntropyLoss(Loss):
             grad *= q.sum(axis=1, keepdims=True)
             grad -= q
         grad *= 1.0 / self._norm
-        return grad
+        return grad.reshape(self._shape)
 
     def sample_losses(self) -> FloatArray:
         log_p = self._log_p
@@ -663,8 +704,9 @@ class CrossEntropyLoss(Loss):
                 terms += (e / classes) * log_p.sum(axis=1)
         else:
             raise self._not_run_yet()
-        shares: FloatArray = terms / -self._norm
-        return shares
+        shares: FloatArray = (terms / -self._norm).reshape(self._shape[0], -1)
+        per_sample: FloatArray = shares.sum(axis=1)  # a sample's positions add up
+        return per_sample
 
     def get_config(self) -> dict[str, Any]:
         weight = None if self.weight is None else self.weight.tolist()

@@ -133,7 +133,9 @@ class Accuracy(Metric):
     - Multiclass, when the output has ``C > 1`` columns: the predicted class
       is ``argmax`` over axis 1, the same for logits and probabilities. The
       target holds integer class labels of shape ``(batch,)`` or one-hot
-      rows of shape ``(batch, C)``.
+      rows of shape ``(batch, C)``. A sequence model's ``(batch, time, C)``
+      scored against labels ``(batch, time)`` has its classes last, as
+      :class:`~layernet.CrossEntropyLoss` reads them; every position counts.
 
     Statistics: ``[correct, count]``.
 
@@ -166,18 +168,25 @@ class Accuracy(Metric):
         labels_shape = pred.shape[:1] + pred.shape[2:]
         if target.shape == pred.shape:
             return
-        if target.shape != labels_shape:
+        axis = _class_axis(pred, target)
+        classes = pred.shape[axis]
+        if axis == 1 and target.shape != labels_shape:
             raise ValueError(
                 f"Accuracy: for {pred.shape[1]} classes the target must hold integer labels of "
                 f"shape {labels_shape} or one-hot rows of shape {pred.shape}, got {target.shape}"
+                + (
+                    f" (or, with the classes last, labels of shape {pred.shape[:-1]})"
+                    if pred.ndim > 2
+                    else ""
+                )
             )
         if target.size and (
             not np.array_equal(target, np.round(target))
             or target.min() < 0
-            or target.max() >= pred.shape[1]
+            or target.max() >= classes
         ):
             raise ValueError(
-                f"Accuracy: class labels must be integers in [0, {pred.shape[1]}), "
+                f"Accuracy: class labels must be integers in [0, {classes}), "
                 f"got values from {target.min()} to {target.max()}"
             )
 
@@ -187,8 +196,10 @@ class Accuracy(Metric):
             truth = target.reshape(guess.shape) > 0.5
             correct = np.count_nonzero(guess == truth)
             return np.array([correct, guess.size], dtype=np.float64)
-        guess_cls = np.argmax(pred, axis=1)
-        truth_cls = np.argmax(target, axis=1) if target.shape == pred.shape else target
+        if target.shape == pred.shape:
+            guess_cls, truth_cls = np.argmax(pred, axis=1), np.argmax(target, axis=1)
+        else:
+            guess_cls, truth_cls = np.argmax(pred, axis=_class_axis(pred, target)), target
         correct = np.count_nonzero(guess_cls == truth_cls)
         return np.array([correct, guess_cls.size], dtype=np.float64)
 
@@ -197,6 +208,17 @@ class Accuracy(Metric):
 
     def __repr__(self) -> str:
         return f"Accuracy(threshold={self.threshold})"
+
+
+def _class_axis(pred: FloatArray, target: Target) -> int:
+    """Where the classes are for labels ``target``: the last axis for sequences, else axis 1.
+
+    Labels of shape ``pred.shape[:-1]`` (a sequence model's (batch, time, C)
+    scored against (batch, time)) put the classes last, as CrossEntropyLoss
+    reads them, even where they would also fit axis 1 (time equal to C);
+    other labels of shape ``pred.shape[:1] + pred.shape[2:]`` keep axis 1.
+    """
+    return -1 if pred.ndim > 2 and target.shape == pred.shape[:-1] else 1
 
 
 def _threshold(threshold: float | None, pred_kind: str) -> float:

@@ -9,7 +9,7 @@ from typing import Any, overload
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray, Shape
-from ._validation import as_float_array, format_shape, input_dtype
+from ._validation import as_float_array, as_index_array, format_shape, input_dtype
 from .layers.base import Layer, check_unique, describe, parameter_dtype
 from .layers.registry import register, to_spec
 from .layers.spec import InputSpec, as_spec
@@ -147,9 +147,16 @@ class Sequential(Model):
 
     @property
     def input_spec(self) -> InputSpec | Shape | None:
+        """The first declared spec, with the leading axes later layers need added.
+
+        ``[LayerNorm(8), MultiHeadAttention(8, 2)]`` takes ``(batch, time, 8)``:
+        LayerNorm alone would take ``(batch, ..., 8)``, but the attention
+        needs the time axis, so the stack asks for at least that rank (what
+        a Residual around it checks its shortcut against).
+        """
         for layer in self.layers:
             if layer.input_spec is not None:
-                return layer.input_spec
+                return _widened_spec(self.layers, as_spec(layer.input_spec))
             if not layer.shape_preserving:
                 return None
         return None
@@ -169,8 +176,19 @@ class Sequential(Model):
     # -- public entry points -------------------------------------------------------
 
     def convert_input(self, x: ArrayLike) -> FloatArray:
+        if self.takes_integers():
+            return as_index_array(x, f"{self!r} input")
         dtype = parameter_dtype(self) or input_dtype(x)
         return as_float_array(x, dtype, f"{self!r} input")
+
+    def takes_integers(self) -> bool:
+        """Whether the first layer takes integer ids (an Embedding first)."""
+        return bool(self.layers) and self.layers[0].takes_integers()
+
+    def check_input_values(self, x: FloatArray, position: int | None = None) -> None:
+        """The first layer checks the values it receives (the others see computed values)."""
+        if self.layers:
+            self.layers[0].check_input_values(x, 0)
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Check a batch shape against every layer in turn, naming the one that rejects it."""
@@ -292,6 +310,21 @@ def _trace(
         if not layer.shape_preserving:
             producer = i
         yield i, layer, shape_in, shape
+
+
+def _widened_spec(layers: list[Layer], spec: InputSpec | None) -> InputSpec | None:
+    """``spec`` (of open rank) with the leading axes that later layers of the stack need."""
+    if spec is None or spec.max_rank is not None or any(axis >= 0 for axis, _ in spec.axes):
+        return spec
+    extra = 0
+    previous: Shape | None = spec.template()
+    for *_, shape_in, shape_out in _trace(layers, None):
+        if shape_in is not None and previous is not None and len(shape_in) > len(previous):
+            extra += len(shape_in) - len(previous)
+        previous = shape_out
+    if not extra:
+        return spec
+    return InputSpec(min_rank=spec.min_rank + extra, axes=dict(spec.axes))
 
 
 def _widen(spec: InputSpec, shape: Shape) -> Shape:

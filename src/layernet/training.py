@@ -303,6 +303,7 @@ def _prepare_arrays(
             ) from None
         raise ValueError(f"{where}: {x_name} does not fit the model: {exc}") from None
     check_finite(xa, f"{where}: {x_name}")
+    model.check_input_values(xa)
     template = model.forward(xa[:1], training=False)
     pred_like = np.broadcast_to(template, (n, *template.shape[1:]))
     try:
@@ -397,6 +398,7 @@ class _Stream:
                     f"{what}: x_batch of shape {xb.shape} does not fit: {exc}"
                 ) from None
             check_finite(xb, f"{what}: x_batch")
+            self.model.check_input_values(xb)
             count += 1
             yield xb, item[1], None
         if count == 0:
@@ -524,7 +526,8 @@ def _sample_weights(
         weights *= sw
     if class_weight is not None:
         weights *= _class_weight_per_sample(class_weight, train.y, where)
-    return weights.astype(train.x.dtype, copy=False)
+    dtype = train.x.dtype if train.x.dtype.kind == "f" else np.dtype(np.float64)  # ids: float64
+    return weights.astype(dtype, copy=False)
 
 
 def _class_weight_per_sample(

@@ -10,12 +10,15 @@ from .activations import Sigmoid as Sigmoid
 from .activations import Softmax as Softmax
 from .activations import Softplus as Softplus
 from .activations import Tanh as Tanh
+from .attention import MultiHeadAttention as MultiHeadAttention
 from .base import Layer as Layer
 from .containers import Parallel as Parallel
 from .containers import Residual as Residual
 from .conv import Conv1d as Conv1d
 from .conv import Conv2d as Conv2d
 from .dense import Dense as Dense
+from .embedding import Embedding as Embedding
+from .embedding import PositionalEmbedding as PositionalEmbedding
 from .normalization import BatchNorm1d as BatchNorm1d
 from .normalization import BatchNorm2d as BatchNorm2d
 from .normalization import LayerNorm as LayerNorm
@@ -25,6 +28,9 @@ from .pooling import GlobalAvgPool1d as GlobalAvgPool1d
 from .pooling import GlobalAvgPool2d as GlobalAvgPool2d
 from .pooling import MaxPool1d as MaxPool1d
 from .pooling import MaxPool2d as MaxPool2d
+from .recurrent import GRU as GRU
+from .recurrent import LSTM as LSTM
+from .recurrent import RNN as RNN
 from .regularization import Dropout as Dropout
 from .reshape import Flatten as Flatten
 from .reshape import Permute as Permute
@@ -33,6 +39,9 @@ from .reshape import Reshape as Reshape
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Activation",
     "AvgPool1d",
     "AvgPool2d",
@@ -42,6 +51,7 @@ __all__ = [
     "Conv2d",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GlobalAvgPool1d",
     "GlobalAvgPool2d",
@@ -51,8 +61,10 @@ __all__ = [
     "LeakyReLU",
     "MaxPool1d",
     "MaxPool2d",
+    "MultiHeadAttention",
     "Parallel",
     "Permute",
+    "PositionalEmbedding",
     "ReLU",
     "Reshape",
     "Residual",

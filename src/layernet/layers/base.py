@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from .._typing import ArrayLike, DTypeLike, FloatArray, Shape, as_float_dtype
-from .._validation import as_float_array, check_finite, input_dtype
+from .._validation import as_float_array, as_index_array, check_finite, input_dtype
 from ..parameter import Parameter
 from .spec import InputSpec, as_spec
 
@@ -35,11 +35,17 @@ class Layer(ABC):
     follows_input_dtype : bool
         True for parameter-free layers, which have no dtype of their own:
         float32 input stays float32 and anything else computes in float64.
+    integer_input : bool
+        True for layers whose input is integer ids (Embedding): the entry
+        points keep such input as integers (never cast to float), refuse
+        non-integers, and ask :meth:`check_input_values` for the range.
+        Containers answer through :meth:`takes_integers`.
     """
 
     dtype: np.dtype[Any] = np.dtype(np.float64)
     shape_preserving: ClassVar[bool] = False
     follows_input_dtype: ClassVar[bool] = False
+    integer_input: ClassVar[bool] = False
 
     # -- the maths -----------------------------------------------------------------
 
@@ -329,9 +335,32 @@ class Layer(ABC):
         return self.forward(arr, training=training)
 
     def convert_input(self, x: ArrayLike) -> FloatArray:
-        """Convert user input to this layer's dtype (TypeError/ValueError if not real numbers)."""
+        """Convert user input to this layer's dtype (TypeError/ValueError if not real numbers).
+
+        A layer that :meth:`takes_integers` gets integer ids instead.
+        """
+        if self.takes_integers():
+            return as_index_array(x, f"{self!r} input")
         dtype = input_dtype(x) if self.follows_input_dtype else self.dtype
         return as_float_array(x, dtype, repr(self))
+
+    def takes_integers(self) -> bool:
+        """Whether this layer's input is integer ids (its class's :attr:`integer_input`).
+
+        A container answers for the child that sees its input first; every
+        entry point (``__call__``, ``fit``, ``evaluate``, ``predict``) reads
+        this to decide how to convert the input.
+        """
+        return type(self).integer_input
+
+    def check_input_values(self, x: FloatArray, position: int | None = None) -> None:
+        """Raise a ValueError for input values this layer cannot take (ids out of range).
+
+        Called once per public call after the shape check, like the
+        finiteness check; nothing by default. A container passes the call to
+        the children that see its input.
+        """
+        return
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Raise a ValueError if a batch of ``shape`` does not fit :attr:`input_spec`."""
@@ -360,6 +389,7 @@ def check_values(layer: Layer, x: FloatArray, position: int | None = None) -> No
             "pass at least one sample"
         )
     check_finite(x, f"{describe(layer, position)} input")
+    layer.check_input_values(x, position)
 
 
 def check_spec(layer: Layer, shape: tuple[int, ...], position: int | None = None) -> None:

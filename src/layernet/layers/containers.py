@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array, format_shape, input_dtype
+from .._validation import as_float_array, as_index_array, format_shape, input_dtype
 from .base import Layer, check_unique, describe, parameter_dtype
 from .registry import register, to_spec
 from .spec import InputSpec, as_spec
@@ -35,8 +35,22 @@ class Container(Layer):
         return parameter_dtype(self) or np.dtype(np.float64)
 
     def convert_input(self, x: ArrayLike) -> FloatArray:
+        if self.takes_integers():
+            return as_index_array(x, f"{self!r} input")
         dtype = parameter_dtype(self) or input_dtype(x)
         return as_float_array(x, dtype, f"{self!r} input")
+
+    def takes_integers(self) -> bool:
+        """Whether the children take integer ids (construction makes them all agree)."""
+        return any(child.takes_integers() for _, child in self.named_children())
+
+    def check_input_values(self, x: FloatArray, position: int | None = None) -> None:
+        """Every child sees the input, so every child checks its values."""
+        for name, child in self.named_children():
+            try:
+                child.check_input_values(x)
+            except ValueError as error:
+                raise ValueError(f"{describe(self, position)}, in its {name}: {error}") from None
 
     @property
     def input_spec(self) -> InputSpec | Shape | None:
@@ -54,6 +68,14 @@ class Container(Layer):
         """At construction: one instance each, one dtype, and inputs every child accepts."""
         children = list(self.named_children())
         check_unique(children, owner)
+        ids = [name for name, c in children if c.takes_integers()]
+        if ids and len(ids) != len(children):
+            floats = [name for name, c in children if not c.takes_integers()]
+            raise ValueError(
+                f"{owner}: its {', '.join(ids)} take(s) integer ids but its "
+                f"{', '.join(floats)} take(s) real numbers; every child sees the same input, "
+                "so either all take ids or none (put the Embedding before the container)"
+            )
         owners = [(name, c) for name, c in children if parameter_dtype(c) is not None]
         for name, child in owners[1:]:
             if child.dtype != owners[0][1].dtype:
