@@ -177,6 +177,13 @@ def test_sequence_layers_take_torch_names_and_layouts() -> None:
     np.testing.assert_array_equal(attention.q.weight.value, fresh["1.in_proj_weight"][:4].T)
     np.testing.assert_array_equal(attention.out.weight.value, fresh["1.out_proj.weight"].T)
     assert all(np.array_equal(v, fresh[k]) for k, v in to_torch(model).items())
+    nested = ln.Parallel([ln.Identity(), ln.Sequential([ln.MultiHeadAttention(4, 2, rng=3)])])
+    assert sorted(to_torch(ln.Sequential([nested]))) == [
+        "0.branches.1.0.in_proj_bias",
+        "0.branches.1.0.in_proj_weight",
+        "0.branches.1.0.out_proj.bias",
+        "0.branches.1.0.out_proj.weight",
+    ]
     fresh["1.in_proj_weight"] = fresh["1.in_proj_weight"][:8]
     with pytest.raises(
         ValueError,

@@ -209,11 +209,14 @@ def _entries(model: Layer) -> Iterator[_Entry]:
     for path, layer in model.named_modules():
         layers[path] = layer
         prefix = f"{path}." if path else ""
-        parent, _, child = path.rpartition(".")
-        if path:
+        if path:  # the nearest enclosing layer may rename its child (a list's: "branches.0")
+            parent = path.rpartition(".")[0]
+            while parent not in layers:
+                parent = parent.rpartition(".")[0]
+            head, dot, tail = path[len(parent) + 1 if parent else 0 :].partition(".")
             parent_layout = _LAYOUTS.get(type(layers[parent]))
-            renamed = parent_layout.children.get(child, child) if parent_layout else child
-            torch_paths[path] = f"{torch_paths[parent]}.{renamed}" if parent else renamed
+            renamed = parent_layout.children.get(head, head) if parent_layout else head
+            torch_paths[path] = ".".join(filter(None, (torch_paths[parent], renamed + dot + tail)))
         torch_prefix = f"{torch_paths[path]}." if path else ""
         layout = _LAYOUTS.get(type(layer))
         if layout is not None:
