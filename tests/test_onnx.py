@@ -512,6 +512,8 @@ def test_sequence_models_take_int64_ids_of_any_length(tmp_path: Path) -> None:
         for time in (1, 3, 12):  # 12 is the PositionalEmbedding's max_len
             ids = np.random.default_rng(time).integers(0, VOCAB, size=(4, time))
             assert_matches(model, ids, tmp_path / "m.onnx")
+        for opset in (17, 21):  # Squeeze, Shape(start, end), Range and Scan read alike
+            assert_matches(model, ids, tmp_path / "m.onnx", opset=opset)
     sequences = ln.LSTM(3, 4, return_sequences=True, rng=0)
     lnx.export(sequences, tmp_path / "lstm.onnx")
     for time in (1, 9):
