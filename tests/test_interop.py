@@ -183,6 +183,48 @@ def test_a_user_layer_registers_its_layout() -> None:
     assert to_torch(model)["0.scale"].shape == (3, 2)
 
 
+def test_sequence_layers_take_torch_names_and_layouts() -> None:
+    model = ln.Sequential(
+        [ln.Embedding(5, 4, rng=0), ln.MultiHeadAttention(4, 2, rng=1), ln.GRU(4, 3, rng=2)]
+    )
+    state = to_torch(model)
+    assert {k: v.shape for k, v in state.items()} == {
+        "0.weight": (5, 4),
+        "1.in_proj_weight": (12, 4),
+        "1.in_proj_bias": (12,),
+        "1.out_proj.weight": (4, 4),
+        "1.out_proj.bias": (4,),
+        "2.weight_ih_l0": (9, 4),
+        "2.weight_hh_l0": (9, 3),
+        "2.bias_ih_l0": (9,),
+        "2.bias_hh_l0": (9,),
+    }
+    attention = model[1]
+    assert isinstance(attention, ln.MultiHeadAttention)
+    np.testing.assert_array_equal(state["1.in_proj_weight"][4:8], attention.k.weight.value.T)
+    np.testing.assert_array_equal(state["1.in_proj_bias"][8:], attention.v.bias.value)
+    np.testing.assert_array_equal(state["2.weight_hh_l0"], model[2].weight_hh.value.T)  # type: ignore[attr-defined]
+    fresh = torch_style_state(model)
+    from_torch(model, fresh)
+    np.testing.assert_array_equal(attention.q.weight.value, fresh["1.in_proj_weight"][:4].T)
+    np.testing.assert_array_equal(attention.out.weight.value, fresh["1.out_proj.weight"].T)
+    assert all(np.array_equal(v, fresh[k]) for k, v in to_torch(model).items())
+    nested = ln.Parallel([ln.Identity(), ln.Sequential([ln.MultiHeadAttention(4, 2, rng=3)])])
+    assert sorted(to_torch(ln.Sequential([nested]))) == [
+        "0.branches.1.0.in_proj_bias",
+        "0.branches.1.0.in_proj_weight",
+        "0.branches.1.0.out_proj.bias",
+        "0.branches.1.0.out_proj.weight",
+    ]
+    fresh["1.in_proj_weight"] = fresh["1.in_proj_weight"][:8]
+    with pytest.raises(
+        ValueError,
+        match=r"'1\.in_proj_weight' of MultiHeadAttention\(4, heads=2\): got shape \(8, 4\), "
+        r"expected \(12, 4\); torch's in_proj_weight is \(3 \* embed_dim, embed_dim\)",
+    ):
+        from_torch(model, fresh)
+
+
 # -- against torch itself ---------------------------------------------------------------
 
 
@@ -308,6 +350,21 @@ def _resnet_1d() -> ln.Sequential:
     )
 
 
+VOCAB = 13
+
+
+def _recurrent_model() -> ln.Sequential:
+    return ln.Sequential(
+        [
+            ln.Embedding(VOCAB, 8, rng=0),
+            ln.LSTM(8, 6, return_sequences=True, rng=1),
+            ln.RNN(6, 5, "relu", return_sequences=True, rng=2),
+            ln.GRU(5, 4, rng=3),
+            ln.Dense(4, 3, rng=4),
+        ]
+    )
+
+
 def _torch_resnet_1d(nn: Any) -> Any:
     residual, _, global_avg = _torch_containers(nn)
     return nn.Sequential(
@@ -425,7 +482,77 @@ def _torch_resnet_2d(nn: Any) -> Any:
     )
 
 
+def _torch_recurrent_model(nn: Any) -> Any:
+    class Twin(nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            for name, module in enumerate(
+                [
+                    nn.Embedding(VOCAB, 8),
+                    nn.LSTM(8, 6, batch_first=True),
+                    nn.RNN(6, 5, nonlinearity="relu", batch_first=True),
+                    nn.GRU(5, 4, batch_first=True),
+                    nn.Linear(4, 3),
+                ]
+            ):
+                self.add_module(str(name), module)
+
+        def forward(self, ids: Any) -> Any:
+            embed, lstm, rnn, gru, linear = self.children()
+            h, _ = lstm(embed(ids))
+            h, _ = rnn(h)
+            h, _ = gru(h)
+            return linear(h[:, -1])  # the last step, as return_sequences=False
+
+    return Twin()
+
+
+def _attention_model(causal: bool) -> Any:
+    def build() -> ln.Sequential:
+        return ln.Sequential(
+            [
+                ln.Embedding(VOCAB, 8, rng=0),
+                ln.MultiHeadAttention(8, 2, causal=causal, rng=1),
+                ln.LayerNorm(8),
+                ln.Dense(8, 3, rng=2),
+            ]
+        )
+
+    return build
+
+
+def _torch_attention_model(causal: bool) -> Any:
+    def build(nn: Any) -> Any:
+        class Twin(nn.Module):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__()
+                for name, module in enumerate(
+                    [
+                        nn.Embedding(VOCAB, 8),
+                        nn.MultiheadAttention(8, 2, batch_first=True),
+                        nn.LayerNorm(8),
+                        nn.Linear(8, 3),
+                    ]
+                ):
+                    self.add_module(str(name), module)
+
+            def forward(self, ids: Any) -> Any:
+                embed, attention, norm, linear = self.children()
+                x = embed(ids)
+                time = ids.shape[1]
+                mask = nn.Transformer.generate_square_subsequent_mask(time) if causal else None
+                a, _ = attention(x, x, x, need_weights=False, attn_mask=mask)
+                return linear(norm(a))
+
+        return Twin()
+
+    return build
+
+
 TWINS = {
+    "recurrent": (_recurrent_model, _torch_recurrent_model, (7,)),
+    "attention": (_attention_model(False), _torch_attention_model(False), (6,)),
+    "attention-causal": (_attention_model(True), _torch_attention_model(True), (6,)),
     "mlp": (mlp, _torch_mlp, (4,)),
     "cnn1d": (_cnn, _torch_cnn, (2, 12)),
     "cnn2d": (_image_model, _torch_image_model, (1, 6, 5)),
@@ -440,12 +567,16 @@ def test_torch_round_trip_matches_to_1e_12(name: str) -> None:
     ours_build, theirs_build, shape = TWINS[name]
     torch.manual_seed(0)
     theirs = theirs_build(torch.nn).double()
-    x = np.random.default_rng(3).normal(size=(8, *shape))
+    ours = ours_build()
+    x: Array = (
+        np.random.default_rng(3).integers(0, VOCAB, size=(8, *shape))
+        if ours.takes_integers()
+        else np.random.default_rng(3).normal(size=(8, *shape))
+    )
     theirs.train()
     theirs(torch.from_numpy(x))  # running statistics away from their initial values
     theirs.eval()
 
-    ours = ours_build()
     from_torch(ours, theirs.state_dict())
     with torch.no_grad():
         want = theirs(torch.from_numpy(x)).numpy()

@@ -45,7 +45,8 @@ def assert_matches(model: ln.Layer, x: Array, path: Path, **export_args: Any) ->
     lnx.export(model, path, **export_args)
     dtype = np.dtype(model.dtype)
     tol = TOLERANCE[dtype]
-    for batch in (x.astype(dtype), x[:1].astype(dtype)):  # the batch size stays dynamic
+    fed = np.int64 if model.takes_integers() else dtype  # ids stay int64
+    for batch in (x.astype(fed), x[:1].astype(fed)):  # the batch size stays dynamic
         want = ln.predict(model, batch)
         got = run_onnx(path, batch)
         assert got.dtype == dtype
@@ -188,6 +189,12 @@ def _nested(dt: Any) -> ln.Layer:
 
 
 Build = Callable[[Any], ln.Layer]
+VOCAB = 11  # the sequence cases' ids run over [0, VOCAB)
+
+
+def _recurrent(cls: type[ln.RNN | ln.LSTM | ln.GRU], sequences: bool) -> Build:
+    return lambda dt: cls(4, 5, return_sequences=sequences, rng=0, dtype=dt)
+
 
 # name -> (build(dtype), per-sample input shape); every layer class appears in one
 CASES: dict[str, tuple[Build, tuple[int, ...]]] = {
@@ -302,6 +309,53 @@ CASES: dict[str, tuple[Build, tuple[int, ...]]] = {
             ]
         ),
         (4,),
+    ),
+    "Embedding": (lambda dt: ln.Embedding(VOCAB, 4, rng=0, dtype=dt), (7,)),
+    "Embedding-padding": (lambda dt: ln.Embedding(VOCAB, 3, padding_idx=0, rng=0, dtype=dt), ()),
+    "PositionalEmbedding": (
+        lambda dt: ln.Sequential(
+            [ln.Embedding(VOCAB, 4, rng=0, dtype=dt), ln.PositionalEmbedding(9, 4, rng=1, dtype=dt)]
+        ),
+        (7,),
+    ),
+    **{
+        f"{cls.__name__}{'-sequences' if seq else ''}": (
+            _recurrent(cls, seq),
+            (7, 4),
+        )
+        for cls in (ln.RNN, ln.LSTM, ln.GRU)
+        for seq in (False, True)
+    },
+    "RNN-relu": (
+        lambda dt: ln.RNN(4, 5, "relu", return_sequences=True, rng=0, dtype=dt),
+        (7, 4),
+    ),
+    "MultiHeadAttention": (
+        lambda dt: ln.MultiHeadAttention(6, 3, dropout=0.3, rng=0, dtype=dt),
+        (5, 6),
+    ),
+    "MultiHeadAttention-causal": (
+        lambda dt: ln.MultiHeadAttention(4, 2, causal=True, rng=0, dtype=dt),
+        (5, 4),
+    ),
+    "Transformer-GRU": (
+        lambda dt: ln.Sequential(
+            [
+                ln.Embedding(VOCAB, 8, rng=0, dtype=dt),
+                ln.PositionalEmbedding(12, 8, rng=1, dtype=dt),
+                ln.Residual(
+                    ln.Sequential(
+                        [
+                            _with_affine(ln.LayerNorm(8, dtype=dt)),
+                            ln.MultiHeadAttention(8, 2, causal=True, rng=2, dtype=dt),
+                        ]
+                    )
+                ),
+                ln.GRU(8, 6, rng=3, dtype=dt),
+                ln.Dense(6, 3, rng=4, dtype=dt),
+            ]
+        ),
+        (7,),
     ),
     "CNN": (
         lambda dt: ln.Sequential(
@@ -449,7 +503,13 @@ INPUT_SHAPES: dict[str, tuple[int | None, ...]] = {
 def test_onnxruntime_matches_predict(case: str, dtype: Any, tmp_path: Path) -> None:
     build, shape = CASES[case]
     model = build(dtype)
-    x = np.random.default_rng(1).normal(scale=2.0, size=(6, *shape))
+    rng = np.random.default_rng(1)
+    x: Array
+    if model.takes_integers():
+        x = rng.integers(0, VOCAB, size=(6, *shape))
+        assert_matches(model, x, tmp_path / "model.onnx", input_shape=shape)
+        return
+    x = rng.normal(scale=2.0, size=(6, *shape))
     args = {"input_shape": INPUT_SHAPES[case]} if case in INPUT_SHAPES else {}
     assert_matches(model, x, tmp_path / "model.onnx", **args)
 
@@ -696,3 +756,26 @@ def test_without_onnx_the_error_names_the_extra(
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'layernet\[onnx\]'"):
         lnx.export(ln.Dense(2, 1), tmp_path / "m.onnx")
+
+
+def test_sequence_models_take_int64_ids_of_any_length(tmp_path: Path) -> None:
+    """The graph input of an Embedding-first model is int64 (batch, time), time dynamic."""
+    build, _ = CASES["Transformer-GRU"]
+    for dtype in (np.float32, np.float64):
+        model = build(dtype)
+        lnx.export(model, tmp_path / "m.onnx")
+        (graph_in,) = onnx.load(tmp_path / "m.onnx").graph.input
+        assert graph_in.type.tensor_type.elem_type == onnx.TensorProto.INT64
+        dims = [d.dim_param or (d.dim_value or None) for d in graph_in.type.tensor_type.shape.dim]
+        assert dims == ["batch", None]
+        for time in (1, 3, 12):  # 12 is the PositionalEmbedding's max_len
+            ids = np.random.default_rng(time).integers(0, VOCAB, size=(4, time))
+            assert_matches(model, ids, tmp_path / "m.onnx")
+        for opset in (17, 21):  # Squeeze, Shape(start, end), Range and Scan read alike
+            assert_matches(model, ids, tmp_path / "m.onnx", opset=opset)
+    sequences = ln.LSTM(3, 4, return_sequences=True, rng=0)
+    lnx.export(sequences, tmp_path / "lstm.onnx")
+    for time in (1, 9):
+        x = np.random.default_rng(time).normal(size=(2, time, 3))
+        got = run_onnx(tmp_path / "lstm.onnx", x)
+        np.testing.assert_allclose(got, ln.predict(sequences, x), rtol=1e-10, atol=1e-10)

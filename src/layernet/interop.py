@@ -10,7 +10,15 @@ out. Per layer class, a :class:`TorchLayout` says that:
 - ``Conv1d``/``Conv2d``: the same names and layout, ``(out, in, *kernel)``;
 - ``BatchNorm1d``/``BatchNorm2d``: ``gamma``/``beta`` are ``weight``/``bias``,
   ``running_mean``/``running_var`` as they are, ``num_batches_tracked`` ignored;
-- ``LayerNorm``: ``gamma``/``beta`` are ``weight``/``bias``.
+- ``LayerNorm``: ``gamma``/``beta`` are ``weight``/``bias``;
+- ``Embedding``: ``weight`` as it is, ``(num_embeddings, embedding_dim)``;
+- ``RNN``/``LSTM``/``GRU``: ``weight_ih``/``weight_hh`` are torch's
+  ``weight_ih_l0``/``weight_hh_l0`` transposed, ``bias_ih``/``bias_hh`` its
+  ``bias_ih_l0``/``bias_hh_l0`` (the same gate order: ``i, f, g, o`` and
+  ``r, z, n``);
+- ``MultiHeadAttention``: torch's ``in_proj_weight`` (3E, E) stacks the
+  ``q``, ``k`` and ``v`` projections' weights, each transposed
+  (``in_proj_bias`` their biases), and ``out`` is torch's ``out_proj``.
 
 Containers hold no entries of their own; their children's paths are torch's
 for a module with the same attributes: ``Residual``'s ``block`` and
@@ -35,10 +43,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._typing import FloatArray
+from .layers.attention import MultiHeadAttention
 from .layers.base import Layer
 from .layers.conv import Conv1d, Conv2d
 from .layers.dense import Dense
+from .layers.embedding import Embedding
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .layers.recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "IncompatibleKeys",
@@ -69,6 +80,13 @@ class TorchLayout:
         (``num_batches_tracked``).
     hint : str
         Said when an entry of this layer has the wrong shape.
+    children : mapping of str to str
+        A child's name to torch's name of the same submodule, where they
+        differ (``{"out": "out_proj"}``).
+    stacked : mapping of str to tuple of str
+        A torch entry that stacks several of the layer's children's entries
+        along its first axis, each in its own torch layout
+        (``{"in_proj_weight": ("q.weight", "k.weight", "v.weight")}``).
     """
 
     torch_class: str
@@ -76,6 +94,8 @@ class TorchLayout:
     transposed: frozenset[str] = frozenset()
     ignored: frozenset[str] = frozenset()
     hint: str = ""
+    children: Mapping[str, str] = field(default_factory=dict)
+    stacked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def torch_name(self, name: str) -> str:
         return self.names.get(name, name)
@@ -117,6 +137,33 @@ _BATCHES = frozenset({"num_batches_tracked"})
 register_torch_layout(BatchNorm1d, TorchLayout("BatchNorm1d", _NORM_NAMES, ignored=_BATCHES))
 register_torch_layout(BatchNorm2d, TorchLayout("BatchNorm2d", _NORM_NAMES, ignored=_BATCHES))
 register_torch_layout(LayerNorm, TorchLayout("LayerNorm", _NORM_NAMES))
+register_torch_layout(Embedding, TorchLayout("Embedding"))
+_RECURRENT_NAMES = {n: f"{n}_l0" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+for _cls in (RNN, LSTM, GRU):
+    register_torch_layout(
+        _cls,
+        TorchLayout(
+            _cls.__name__,
+            _RECURRENT_NAMES,
+            transposed=frozenset({"weight_ih", "weight_hh"}),
+            hint="torch stores weight_ih_l0 as (G*hidden, input) and weight_hh_l0 as "
+            "(G*hidden, hidden); layernet's weight_ih and weight_hh are their transposes, "
+            "and from_torch transposes them itself",
+        ),
+    )
+register_torch_layout(
+    MultiHeadAttention,
+    TorchLayout(
+        "MultiheadAttention",
+        children={"out": "out_proj"},
+        stacked={
+            "in_proj_weight": ("q.weight", "k.weight", "v.weight"),
+            "in_proj_bias": ("q.bias", "k.bias", "v.bias"),
+        },
+        hint="torch's in_proj_weight is (3 * embed_dim, embed_dim), the query, key and "
+        "value weights stacked",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +175,10 @@ class _Entry:
     target: FloatArray
     layer: Layer
     layout: TorchLayout | None
+    part: tuple[int, int] = (0, 1)
+    """``(index, count)``: the entry is block ``index`` of ``count`` stacked on torch's axis 0."""
+    owner: tuple[Layer, TorchLayout] | None = None
+    """For a stacked entry, the layer whose layout stacks it (MultiHeadAttention's)."""
 
     @property
     def transposed(self) -> bool:
@@ -135,18 +186,58 @@ class _Entry:
 
     @property
     def torch_shape(self) -> tuple[int, ...]:
+        """The shape of this entry's own block in torch's layout."""
         return self.target.shape[::-1] if self.transposed else self.target.shape
+
+    @property
+    def stacked_shape(self) -> tuple[int, ...]:
+        """The shape of torch's whole entry (the blocks stacked along the first axis)."""
+        shape = self.torch_shape
+        count = self.part[1]
+        return shape if count == 1 else (count * shape[0], *shape[1:])
+
+    def block(self, array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """This entry's block of torch's ``array``, in layernet's layout."""
+        index, count = self.part
+        if count > 1:
+            rows = self.torch_shape[0]
+            array = array[index * rows : (index + 1) * rows]
+        return array.T if self.transposed else array
 
 
 def _entries(model: Layer) -> Iterator[_Entry]:
+    torch_paths = {"": ""}  # layernet's module path -> torch's
+    layers: dict[str, Layer] = {}
+    stacked: dict[str, tuple[str, int, int]] = {}  # entry -> torch entry, index, count
+    owners: dict[str, tuple[Layer, TorchLayout]] = {}  # stacked torch entry -> its layer
     for path, layer in model.named_modules():
+        layers[path] = layer
         prefix = f"{path}." if path else ""
+        if path:  # the nearest enclosing layer may rename its child (a list's: "branches.0")
+            parent = path.rpartition(".")[0]
+            while parent not in layers:
+                parent = parent.rpartition(".")[0]
+            head, dot, tail = path[len(parent) + 1 if parent else 0 :].partition(".")
+            parent_layout = _LAYOUTS.get(type(layers[parent]))
+            renamed = parent_layout.children.get(head, head) if parent_layout else head
+            torch_paths[path] = ".".join(filter(None, (torch_paths[parent], renamed + dot + tail)))
+        torch_prefix = f"{torch_paths[path]}." if path else ""
         layout = _LAYOUTS.get(type(layer))
+        if layout is not None:
+            for torch_entry, parts in layout.stacked.items():
+                owners[torch_prefix + torch_entry] = (layer, layout)
+                for index, part in enumerate(parts):
+                    stacked[prefix + part] = (torch_prefix + torch_entry, index, len(parts))
         own = [(n, p.value) for n, p in layer.named_parameters() if "." not in n]
         own += list(layer.own_buffers())
         for name, array in own:
-            torch_name = layout.torch_name(name) if layout else name
-            yield _Entry(prefix + name, prefix + torch_name, array, layer, layout)
+            if prefix + name in stacked:
+                torch_name, index, count = stacked[prefix + name]
+                owner = owners[torch_name]
+                yield _Entry(prefix + name, torch_name, array, layer, layout, (index, count), owner)
+                continue
+            torch_name = torch_prefix + (layout.torch_name(name) if layout else name)
+            yield _Entry(prefix + name, torch_name, array, layer, layout)
 
 
 def _ignored(model: Layer) -> set[str]:
@@ -231,28 +322,33 @@ def from_torch(
     entries = list(_entries(model))
     by_torch = {e.torch_name: e for e in entries}
     ignored = _ignored(model)
-    missing = [e.torch_name for e in entries if e.torch_name not in state_dict]
+    missing = [k for k in by_torch if k not in state_dict]
     unexpected = [k for k in state_dict if k not in by_torch and k not in ignored]
     problems: list[str] = []
     loaded: dict[str, np.ndarray[Any, Any]] = {}
-    for key, entry in by_torch.items():
+    for entry in entries:
+        key = entry.torch_name
         if key not in state_dict:
             continue
         array = _as_array(state_dict[key], key)
-        if array.shape != entry.torch_shape:
+        layer, layout = entry.owner or (entry.layer, entry.layout)
+        if array.shape != entry.stacked_shape:
             problem = (
-                f"{key!r} of {entry.layer!r}: got shape {array.shape}, expected {entry.torch_shape}"
+                f"{key!r} of {layer!r}: got shape {array.shape}, expected {entry.stacked_shape}"
             )
-            if entry.transposed:
+            if entry.transposed and entry.owner is None:
                 problem += f" (torch's layout of layernet's {entry.target.shape})"
-            if entry.layout is not None and entry.layout.hint:
-                problem += f"; {entry.layout.hint}"
-            problems.append(problem)
+            if layout is not None and layout.hint:
+                problem += f"; {layout.hint}"
+            if problem not in problems:  # a stacked entry's blocks say it once
+                problems.append(problem)
             continue
         if array.dtype.kind != "f":
-            problems.append(f"{key!r} of {entry.layer!r}: got {array.dtype} values, not floats")
+            problem = f"{key!r} of {layer!r}: got {array.dtype} values, not floats"
+            if problem not in problems:
+                problems.append(problem)
             continue
-        loaded[entry.name] = array.T if entry.transposed else array
+        loaded[entry.name] = entry.block(array)
     if strict:
         if missing:
             problems.append(
@@ -307,7 +403,13 @@ def to_torch(model: Layer) -> dict[str, np.ndarray[Any, Any]]:
     """
     if not isinstance(model, Layer):
         raise TypeError(f"to_torch: model must be a Layer, got {type(model).__name__}")
-    return {
-        e.torch_name: np.array(e.target.T if e.transposed else e.target, order="C")
-        for e in _entries(model)
-    }
+    blocks: dict[str, list[tuple[int, FloatArray]]] = {}
+    for e in _entries(model):
+        block = e.target.T if e.transposed else e.target
+        blocks.setdefault(e.torch_name, []).append((e.part[0], block))
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    for name, parts in blocks.items():
+        parts.sort(key=lambda part: part[0])  # a stacked entry's blocks in torch's order
+        arrays = [array for _, array in parts]
+        out[name] = np.array(arrays[0] if len(arrays) == 1 else np.concatenate(arrays), order="C")
+    return out

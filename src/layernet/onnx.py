@@ -3,7 +3,9 @@
 ``export(model, "model.onnx")`` writes the model's inference-mode forward pass
 (Dropout is the identity, BatchNorm uses its running statistics) as one ONNX
 graph with a dynamic batch axis: input ``"input"`` of shape ``(batch, ...)``,
-output ``"output"``, in the model's dtype (float32 or float64).
+output ``"output"``, in the model's dtype (float32 or float64). A model whose
+first layer takes integer ids (an :class:`~layernet.Embedding`) reads them as
+int64 ``(batch, time)``; the time axis of sequence models stays dynamic.
 
 The file declares its opset (:data:`DEFAULT_OPSET`, 20, unless ``opset=`` asks
 for another in ``[MIN_OPSET, onnx's newest]``) and the oldest IR version that
@@ -28,7 +30,9 @@ model uses those operators; a float64 model gets the same maths written with
 operators onnxruntime runs in float64 (a convolution as one matrix product
 per kernel offset, ``erf`` as Cephes' rational approximations, ``expm1`` and
 ``log1p`` with Kahan's correction), so float64 exports stay within 1e-10 of
-``model.predict``.
+``model.predict``. Likewise ``RNN``, ``LSTM`` and ``GRU``: ONNX's operators of
+those names in float32 (gates reordered to ONNX's ``iofc`` and ``zrh``, GRU
+with ``linear_before_reset=1``), a ``Scan`` over the cell in float64.
 
 The ``onnx`` package is an optional dependency (``pip install layernet[onnx]``),
 imported only when :func:`export` runs.
@@ -59,10 +63,12 @@ from .layers.activations import (
     Softplus,
     Tanh,
 )
+from .layers.attention import MultiHeadAttention
 from .layers.base import Layer
 from .layers.containers import Parallel, Residual
 from .layers.conv import Conv1d, Conv2d, _ConvNd
 from .layers.dense import Dense
+from .layers.embedding import Embedding, PositionalEmbedding
 from .layers.normalization import BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm
 from .layers.pooling import (
     AvgPool1d,
@@ -73,6 +79,7 @@ from .layers.pooling import (
     MaxPool2d,
     _PoolNd,
 )
+from .layers.recurrent import GRU, LSTM, RNN, Recurrent
 from .layers.regularization import Dropout
 from .layers.reshape import Flatten, Permute, Reshape
 from .layers.spec import as_spec
@@ -212,6 +219,13 @@ class ExportContext:
         self.initializers.append(self._onnx.numpy_helper.from_array(array, name))
         return name
 
+    def int_scalar(self, value: int, hint: str = "int") -> str:
+        """Store a 0-d int64 initializer (``Range``'s bounds); return its name."""
+        name = self.fresh(hint)
+        array = np.asarray(value, dtype=np.int64)
+        self.initializers.append(self._onnx.numpy_helper.from_array(array, name))
+        return name
+
     def reduce_mean(self, x: str, axes: Sequence[int], *, keepdims: bool) -> str:
         """``ReduceMean`` over ``axes`` (an attribute before opset 18, an input since)."""
         if self.opset >= 18:
@@ -310,8 +324,10 @@ def export(
     shape = _input_shape(model, input_shape)
     ctx.nodes.append(onnx.helper.make_node("Identity", [y], [OUTPUT_NAME], name="output"))
     elem = onnx.helper.np_dtype_to_tensor_dtype(dtype)
+    # a model that takes integer ids first (an Embedding) reads them as int64
+    in_elem = onnx.TensorProto.INT64 if model.takes_integers() else elem
     opsets = [onnx.helper.make_opsetid("", opset)]
-    graph_input = onnx.helper.make_tensor_value_info(INPUT_NAME, elem, ["batch", *shape])
+    graph_input = onnx.helper.make_tensor_value_info(INPUT_NAME, in_elem, ["batch", *shape])
     out_shape = model.output_shape(shape)
     if out_shape is not None:
         out_dims: list[int | str | None] = ["batch", *out_shape]
@@ -784,3 +800,188 @@ def _ndtr(ctx: ExportContext, a: str) -> str:
     )
     inner = ctx.node("Less", [z, ctx.constant(sqrt_half, "sqrt_half")])
     return ctx.node("Where", [inner, middle, tail])
+
+
+# -- sequence layers -------------------------------------------------------------------
+
+
+@register_exporter(Embedding)
+def _embedding(layer: Embedding, x: str, ctx: ExportContext) -> str:
+    # the graph's input is int64 ids when the model starts with this layer
+    return ctx.node("Gather", [ctx.constant(layer.weight.value, "weight"), x], axis=0)
+
+
+def _time_length(ctx: ExportContext, x: str) -> str:
+    """The sequence length of ``(batch, T, ...)`` as a 1-D int64 tensor ``[T]``."""
+    return ctx.node("Shape", [x], start=1, end=2)
+
+
+@register_exporter(PositionalEmbedding)
+def _positional_embedding(layer: PositionalEmbedding, x: str, ctx: ExportContext) -> str:
+    # the first T rows of the table, T read from the input: any length up to max_len
+    table = ctx.constant(layer.weight.value, "weight")
+    rows = ctx.node("Slice", [table, ctx.ints([0], "starts"), _time_length(ctx, x), ctx.ints([0])])
+    return ctx.node("Add", [x, rows])
+
+
+@register_exporter(MultiHeadAttention)
+def _multi_head_attention(layer: MultiHeadAttention, x: str, ctx: ExportContext) -> str:
+    heads, e = layer.num_heads, layer.embed_dim
+    split = ctx.ints([0, 0, heads, e // heads], "heads")  # 0: keep the batch and time sizes
+    q = ctx.node("Reshape", [ctx.export(layer.q, x, "q"), split])
+    k = ctx.node("Reshape", [ctx.export(layer.k, x, "k"), split])
+    v = ctx.node("Reshape", [ctx.export(layer.v, x, "v"), split])
+    q = ctx.node("Transpose", [q], perm=[0, 2, 1, 3])  # (batch, h, T, d)
+    k_t = ctx.node("Transpose", [k], perm=[0, 2, 3, 1])  # (batch, h, d, T)
+    v = ctx.node("Transpose", [v], perm=[0, 2, 1, 3])
+    scale = ctx.constant(1.0 / math.sqrt(e // heads), "scale")
+    s = ctx.node("Mul", [ctx.node("MatMul", [q, k_t]), scale])
+    if layer.causal:  # -inf where key j > query i, for the input's own length T
+        time = ctx.node("Squeeze", [_time_length(ctx, x), ctx.ints([0], "axes")])
+        positions = ctx.node("Range", [ctx.int_scalar(0), time, ctx.int_scalar(1)])
+        later = ctx.node(
+            "Greater",
+            [
+                ctx.node("Unsqueeze", [positions, ctx.ints([0], "axes")]),
+                ctx.node("Unsqueeze", [positions, ctx.ints([1], "axes")]),
+            ],
+        )
+        s = ctx.node("Where", [later, ctx.constant(-np.inf, "minus_inf"), s])
+    a = ctx.node("Softmax", [s], axis=-1)  # dropout is the identity at inference
+    o = ctx.node("Transpose", [ctx.node("MatMul", [a, v])], perm=[0, 2, 1, 3])
+    merged = ctx.node("Reshape", [o, ctx.ints([0, 0, e], "merge")])
+    return ctx.export(layer.out, merged, "out")
+
+
+# ONNX's gate blocks, as indices of layernet's (torch's): LSTM i, o, f, c from i, f, g, o;
+# GRU z, r, h from r, z, n (with linear_before_reset=1, torch's b_hn inside r * (...))
+_ONNX_GATES: dict[type[Recurrent], tuple[int, ...]] = {
+    RNN: (0,),
+    LSTM: (0, 3, 1, 2),
+    GRU: (1, 0, 2),
+}
+
+
+def _gate_rows(layer: Recurrent, matrix: FloatArray) -> FloatArray:
+    """``matrix`` (…, G*hidden) transposed to ONNX's (1, G*hidden, …) with its gates reordered."""
+    n = layer.hidden_size
+    blocks = [matrix[..., g * n : (g + 1) * n] for g in _ONNX_GATES[type(layer)]]
+    rows: FloatArray = np.concatenate(blocks, axis=-1).T[np.newaxis]
+    return rows
+
+
+def _recurrent(layer: Recurrent, x: str, ctx: ExportContext) -> str:
+    """RNN, LSTM and GRU: ONNX's own operators in float32, a ``Scan`` of the cell in float64.
+
+    onnxruntime's ``RNN``, ``LSTM`` and ``GRU`` kernels run float32 only; the
+    float64 graph projects every step's input with one ``MatMul`` (as
+    :class:`~layernet.layers.recurrent.Recurrent` does) and scans the cell
+    over the time axis. Either way the time axis stays dynamic.
+    """
+    if ctx.native:
+        return _recurrent_native(layer, x, ctx)
+    return _recurrent_scan(layer, x, ctx)
+
+
+def _recurrent_native(layer: Recurrent, x: str, ctx: ExportContext) -> str:
+    w = ctx.constant(_gate_rows(layer, layer.weight_ih.value), "W")  # (1, G*hidden, input)
+    r = ctx.constant(_gate_rows(layer, layer.weight_hh.value), "R")
+    bias = np.concatenate(
+        [_gate_rows(layer, layer.bias_ih.value)[0], _gate_rows(layer, layer.bias_hh.value)[0]]
+    )
+    b = ctx.constant(bias[np.newaxis], "B")
+    attributes: dict[str, Any] = {"hidden_size": layer.hidden_size}
+    if isinstance(layer, RNN):
+        attributes["activations"] = ["Tanh" if layer.nonlinearity == "tanh" else "Relu"]
+    if isinstance(layer, GRU):
+        attributes["linear_before_reset"] = 1
+    time_major = ctx.node("Transpose", [x], perm=[1, 0, 2])
+    y, y_h = ctx.multi_node(type(layer).__name__, [time_major, w, r, b], 2, **attributes)[:2]
+    if not layer.return_sequences:  # (1, batch, hidden)
+        return ctx.node("Squeeze", [y_h, ctx.ints([0], "axes")])
+    y = ctx.node("Squeeze", [y, ctx.ints([1], "axes")])  # (T, 1, batch, hidden)
+    return ctx.node("Transpose", [y], perm=[1, 0, 2])
+
+
+def _recurrent_scan(layer: Recurrent, x: str, ctx: ExportContext) -> str:
+    onnx = ctx._onnx
+    hidden, width = layer.hidden_size, layer.gates * layer.hidden_size
+    p = ctx.node("MatMul", [x, ctx.constant(layer.weight_ih.value, "weight_ih")])
+    p = ctx.node("Add", [p, ctx.constant(layer.bias_ih.value, "bias_ih")])  # (batch, T, G*h)
+    # zero initial state (batch, hidden), the batch size read from the input
+    size = ctx.node("Concat", [ctx.node("Shape", [x], start=0, end=1), ctx.ints([hidden])], axis=0)
+    zero = onnx.helper.make_tensor(
+        "zero", onnx.helper.np_dtype_to_tensor_dtype(ctx.dtype), [1], [0.0]
+    )
+    h0 = ctx.node("ConstantOfShape", [size], value=zero)
+    states = 2 if isinstance(layer, LSTM) else 1
+    # the body: its nodes go to their own list; its constants are the outer graph's
+    outer_nodes, ctx.nodes = ctx.nodes, []
+    try:
+        elem = onnx.helper.np_dtype_to_tensor_dtype(ctx.dtype)
+        h_prev, p_t = ctx.fresh("h_prev"), ctx.fresh("p_t")
+        c_prev = ctx.fresh("c_prev")
+        q = ctx.node("MatMul", [h_prev, ctx.constant(layer.weight_hh.value, "weight_hh")])
+        q = ctx.node("Add", [q, ctx.constant(layer.bias_hh.value, "bias_hh")])
+
+        def block(t: str, g: int, count: int = 1) -> str:
+            return ctx.node(
+                "Slice",
+                [t, ctx.ints([g * hidden]), ctx.ints([(g + count) * hidden]), ctx.ints([-1])],
+            )
+
+        new_states: list[str]
+        if isinstance(layer, RNN):
+            a = ctx.node("Add", [p_t, q])
+            new_states = [ctx.node("Tanh" if layer.nonlinearity == "tanh" else "Relu", [a])]
+        elif isinstance(layer, LSTM):
+            a = ctx.node("Add", [p_t, q])
+            i, f, o = (_half_tanh_sigmoid(ctx, block(a, g)) for g in (0, 1, 3))
+            g_ = ctx.node("Tanh", [block(a, 2)])
+            c = ctx.node("Add", [ctx.node("Mul", [f, c_prev]), ctx.node("Mul", [i, g_])])
+            new_states = [ctx.node("Mul", [o, ctx.node("Tanh", [c])]), c]
+        else:  # GRU
+            rz = _half_tanh_sigmoid(ctx, ctx.node("Add", [block(p_t, 0, 2), block(q, 0, 2)]))
+            r, z = block(rz, 0), block(rz, 1)
+            n = ctx.node(
+                "Tanh", [ctx.node("Add", [block(p_t, 2), ctx.node("Mul", [r, block(q, 2)])])]
+            )
+            h = ctx.node("Add", [n, ctx.node("Mul", [z, ctx.node("Sub", [h_prev, n])])])
+            new_states = [h]
+        out = ctx.node("Identity", [new_states[0]])
+        body_nodes = ctx.nodes
+    finally:
+        ctx.nodes = outer_nodes
+
+    def info(name: str, dims: list[int | str | None]) -> Any:
+        return onnx.helper.make_tensor_value_info(name, elem, dims)
+
+    state_names = [h_prev, c_prev][:states]
+    body = onnx.helper.make_graph(
+        body_nodes,
+        ctx.fresh("cell"),
+        [*(info(s, ["batch", hidden]) for s in state_names), info(p_t, ["batch", width])],
+        [*(info(s, ["batch", hidden]) for s in new_states), info(out, ["batch", hidden])],
+    )
+    outputs = ctx.multi_node(
+        "Scan",
+        [*([h0] * states), p],
+        states + 1,
+        body=body,
+        num_scan_inputs=1,
+        scan_input_axes=[1],
+        scan_output_axes=[1],
+    )
+    return outputs[-1] if layer.return_sequences else outputs[0]
+
+
+def _half_tanh_sigmoid(ctx: ExportContext, a: str) -> str:
+    """The logistic function as layernet computes it, ``0.5 * (1 + tanh(a / 2))``."""
+    half = ctx.constant(0.5, "half")
+    t = ctx.node("Tanh", [ctx.node("Mul", [a, half])])
+    return ctx.node("Mul", [half, ctx.node("Add", [t, ctx.constant(1.0, "one")])])
+
+
+register_exporter(RNN)(_recurrent)
+register_exporter(LSTM)(_recurrent)
+register_exporter(GRU)(_recurrent)
