@@ -133,6 +133,35 @@ def judge(
     return Target(description, value, limit, met, quick_ok)
 
 
+def against_peers(
+    name: str,
+    description: str,
+    unit: str,
+    rows: list[Row],
+    notes: list[str],
+    *,
+    has_torch: bool,
+    torch_limit: str,
+    by_hand_limit: str,
+) -> WorkloadResult:
+    """A workload's result with its two targets: layernet against PyTorch and against NumPy by hand.
+
+    The baseline is PyTorch when it ran, else the hand-written NumPy step; a
+    target whose peer did not run is left out.
+    """
+    result = WorkloadResult(
+        name, description, unit, "PyTorch" if has_torch else "numpy by hand", rows, notes=notes
+    )
+    targets = [
+        judge("layernet / PyTorch", result.ratio("layernet", "PyTorch"), torch_limit),
+        judge(
+            "layernet / numpy by hand", result.ratio("layernet", "numpy by hand"), by_hand_limit
+        ),
+    ]
+    result.targets = [t for t in targets if t is not None]
+    return result
+
+
 def as_quick_run(result: WorkloadResult) -> WorkloadResult:
     """Mark the targets that a quick run cannot measure as not measured (``met = None``)."""
     for target in result.targets:

@@ -22,7 +22,7 @@ import numpy as np
 
 import layernet
 
-from ._harness import Row, WorkloadResult, judge, race
+from ._harness import Row, WorkloadResult, against_peers, race
 from ._peers import torch_or_none
 from .conv import _conv_backward, _conv_forward
 
@@ -218,19 +218,15 @@ def run(quick: bool = False) -> WorkloadResult:
         f"the matrix products of one step are {flops / 1e9:.2f} GFLOP; the last step's losses "
         f"differ by at most {max(losses) - min(losses):.1e} across implementations"
     )
-    result = WorkloadResult(
+    return against_peers(
         "cifar",
         f"CNN 3-32-32-64-64 channels (3x3, padding 1, max-pool 2 after every second) + "
         f"Dense(4096, 10), cross-entropy, SGD lr {LR}, batch {BATCH}, {steps} steps on "
         "synthetic 3x32x32 images, float32",
         "ms/step",
-        "PyTorch" if torch is not None else "numpy by hand",
         rows,
-        notes=notes,
+        notes,
+        has_torch=torch is not None,
+        torch_limit="<= 1.0",
+        by_hand_limit="<= 1.0",
     )
-    targets = [
-        judge("layernet / PyTorch", result.ratio("layernet", "PyTorch"), "<= 1.0"),
-        judge("layernet / numpy by hand", result.ratio("layernet", "numpy by hand"), "<= 1.0"),
-    ]
-    result.targets = [t for t in targets if t is not None]
-    return result

@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import layernet
 
 from . import _mlp
-from ._harness import Row, WorkloadResult, judge, race
+from ._harness import Row, WorkloadResult, against_peers, race
 from ._mlp_workload import accuracy
 from ._peers import torch_or_none
 
@@ -207,18 +207,14 @@ def run(quick: bool = False) -> WorkloadResult:
         predict = last[name]
         assert callable(predict)
         rows.append(Row(name, total / steps, {"test accuracy": accuracy(predict(x_test), y_test)}))
-    result = WorkloadResult(
+    return against_peers(
         "conv",
         f"CNN 1-16-32 channels (3x3, max-pool 2) + Dense(512, 10), cross-entropy, Adam lr 1e-3, "
         f"batch 64, {epochs} epochs on {len(x)} digits as 1x8x8 images, float32",
         "us/step",
-        "PyTorch" if torch is not None else "numpy by hand",
         rows,
-        notes=notes,
+        notes,
+        has_torch=torch is not None,
+        torch_limit="<= 1.5",
+        by_hand_limit="<= 1.2",
     )
-    targets = [
-        judge("layernet / PyTorch", result.ratio("layernet", "PyTorch"), "<= 1.5"),
-        judge("layernet / numpy by hand", result.ratio("layernet", "numpy by hand"), "<= 1.2"),
-    ]
-    result.targets = [t for t in targets if t is not None]
-    return result

@@ -19,7 +19,7 @@ import numpy as np
 
 import layernet
 
-from ._harness import Row, WorkloadResult, judge, race
+from ._harness import Row, WorkloadResult, against_peers, race
 from ._peers import torch_or_none
 
 LR = 1e-2
@@ -240,17 +240,13 @@ def run_workload(kind: str, quick: bool = False) -> WorkloadResult:
     ]
     shape = ", ".join(f"{k} {v}" for k, v in size.items())
     title = {"lstm": "LSTM", "gru": "GRU", "attention": "MultiHeadAttention"}[kind]
-    result = WorkloadResult(
+    return against_peers(
         kind,
         f"{title} training step ({shape}): forward, MSE, backward, SGD; float32",
         "us/step",
-        "PyTorch" if torch is not None else "numpy by hand",
         rows,
-        notes=notes,
+        notes,
+        has_torch=torch is not None,
+        torch_limit="<= 1.5",
+        by_hand_limit="<= 1.2",
     )
-    targets = [
-        judge("layernet / PyTorch", result.ratio("layernet", "PyTorch"), "<= 1.5"),
-        judge("layernet / numpy by hand", result.ratio("layernet", "numpy by hand"), "<= 1.2"),
-    ]
-    result.targets = [t for t in targets if t is not None]
-    return result
