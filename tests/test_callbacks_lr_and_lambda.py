@@ -11,31 +11,18 @@ from layernet import (
     SGD,
     Callback,
     CosineAnnealingLR,
-    Dense,
     EarlyStopping,
-    FloatArray,
     LambdaCallback,
     LinearWarmup,
     Logs,
     MSELoss,
     ReduceLROnPlateau,
     ScheduleCallback,
-    Sequential,
-    Sigmoid,
     StepLR,
 )
 from layernet.callbacks import CallbackList
-
-
-def make_model(seed: int = 0) -> Sequential:
-    return Sequential([Dense(2, 6, rng=seed), Sigmoid(), Dense(6, 1, rng=seed + 1)])
-
-
-@pytest.fixture
-def data() -> tuple[FloatArray, FloatArray]:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(24, 2))
-    return x, x[:, :1] - 0.5 * x[:, 1:]
+from test_callbacks import data as data  # the fixture (pytest finds it by name)
+from test_callbacks import make_model  # the same small model as there
 
 
 def drive(cb: Callback, values: list[float], lr: float = 1.0, key: str = "val_loss") -> list[Any]:
