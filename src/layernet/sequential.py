@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Iterator
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Sequential(Model):
     """
 
     layers: list[Layer]
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()  # its children are named by position
 
     def __init__(self, layers: Iterable[Layer] = ()) -> None:
         if isinstance(layers, Layer):

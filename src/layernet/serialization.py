@@ -34,6 +34,7 @@ container: it returns whatever model was saved.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -381,7 +382,7 @@ def _restore_frozen(model: Layer, frozen: Any) -> None:
     layers = set(frozen.get("layers", ()))
     for path, layer in model.named_modules():
         if path in layers:
-            vars(layer)["_trainable"] = False  # this layer's flag alone: children kept theirs
+            layer._trainable = False  # this layer's flag alone: children kept theirs
     names = set(frozen.get("parameters", ()))
     for name, param in model.named_parameters():
         param.trainable = name not in names
@@ -396,6 +397,11 @@ def _generators(model: Layer) -> dict[str, tuple[Layer, str, np.random.Generator
     """Every Generator a layer of ``model`` holds, by dotted path (``"3.rng"``)."""
     found: dict[str, tuple[Layer, str, np.random.Generator]] = {}
     for prefix, layer in model.named_modules():
+        # a checkpoint saves every epoch: look at the attribute values without vars(),
+        # which would slow every later access on CPython 3.11-3.12 (Layer.tree_attributes);
+        # a referent that is a dict may be the layer's own __dict__, so scan then too
+        if not any(isinstance(v, (np.random.Generator, dict)) for v in gc.get_referents(layer)):
+            continue
         for name, value in vars(layer).items():
             if isinstance(value, np.random.Generator):
                 found[f"{prefix}.{name}" if prefix else name] = (layer, name, value)

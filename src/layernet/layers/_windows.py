@@ -214,6 +214,7 @@ class ChannelsFirst(Layer):
     """
 
     n_spatial: ClassVar[int]
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
 
     @property
     def input_spec(self) -> InputSpec:

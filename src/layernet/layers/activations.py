@@ -30,6 +30,7 @@ class Activation(Layer):
     shape_preserving: ClassVar[bool] = True
     follows_input_dtype: ClassVar[bool] = True
     hyperparameters: ClassVar[tuple[str, ...]] = ()
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
 
     def get_config(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.hyperparameters}

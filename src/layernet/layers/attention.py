@@ -72,6 +72,7 @@ class MultiHeadAttention(Layer):
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("q", "k", "v", "out")
 
     embed_dim: int
     num_heads: int

@@ -188,6 +188,7 @@ class Residual(Container):
 
     block: Layer
     shortcut: Layer | None
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("block", "shortcut")
 
     def __init__(self, block: Layer, shortcut: Layer | None = None) -> None:
         for name, value in (("block", block), ("shortcut", shortcut)):
@@ -291,6 +292,7 @@ class Parallel(Container):
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_splits",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("branches",)
     branches: list[Layer]
     merge: str
     axis: int

@@ -80,6 +80,7 @@ class _ConvNd(SlidingWindow):
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_work",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("weight", "bias")
 
     in_channels: int
     out_channels: int

@@ -62,6 +62,7 @@ class Dense(Layer):
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("weight", "bias")
 
     in_features: int
     out_features: int

@@ -56,6 +56,7 @@ class Embedding(Layer):
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_ids",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("weight",)
     integer_input: ClassVar[bool] = True
 
     num_embeddings: int
@@ -192,6 +193,7 @@ class PositionalEmbedding(Layer):
 
     shape_preserving: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_time",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("weight",)
 
     max_len: int
     embed_dim: int

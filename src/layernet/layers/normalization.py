@@ -65,6 +65,7 @@ class BatchNorm(Layer):
 
     shape_preserving: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("gamma", "beta")
     num_features: int
     momentum: float
     eps: float
@@ -249,6 +250,7 @@ class LayerNorm(Layer):
 
     shape_preserving: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_cache",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ("gamma", "beta")
     num_features: int
     eps: float
     gamma: Parameter

@@ -59,6 +59,12 @@ class Recurrent(Layer):
     gates: ClassVar[int] = 1
     states: ClassVar[int] = 1
     cache_attributes: ClassVar[tuple[str, ...]] = ("_x", "_hs", "_steps")
+    tree_attributes: ClassVar[tuple[str, ...] | None] = (
+        "weight_ih",
+        "weight_hh",
+        "bias_ih",
+        "bias_hh",
+    )
 
     input_size: int
     hidden_size: int

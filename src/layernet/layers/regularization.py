@@ -39,6 +39,7 @@ class Dropout(Layer):
     shape_preserving: ClassVar[bool] = True
     follows_input_dtype: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_scaled_mask",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
     p: float
     rng: np.random.Generator
 

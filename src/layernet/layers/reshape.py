@@ -29,6 +29,7 @@ class Flatten(Layer):
 
     follows_input_dtype: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
 
     def __init__(self) -> None:
         self._in_shape: tuple[int, ...] | None = None
@@ -78,6 +79,7 @@ class Reshape(Layer):
 
     follows_input_dtype: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
     shape: tuple[int, ...]
 
     def __init__(self, shape: Sequence[int] | IntArray) -> None:
@@ -167,6 +169,7 @@ class Permute(Layer):
 
     follows_input_dtype: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_ran",)
+    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
     dims: tuple[int, ...]
 
     def __init__(self, dims: Sequence[int] | IntArray) -> None:
