@@ -131,7 +131,7 @@ def test_without_the_package_the_error_names_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    with pytest.raises(ImportError, match=r"pip install 'layernet\[safetensors\]'"):
+    with pytest.raises(ImportError, match=r'pip install "layernet\[safetensors\]"'):
         ln.save(make_model(), tmp_path / "model.safetensors")
     assert list(tmp_path.iterdir()) == []  # nothing half-written
     ln.save(make_model(), tmp_path / "model.npz")  # other suffixes need no package

@@ -754,7 +754,7 @@ def test_without_onnx_the_error_names_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
-    with pytest.raises(ImportError, match=r"pip install 'layernet\[onnx\]'"):
+    with pytest.raises(ImportError, match=r'pip install "layernet\[onnx\]"'):
         lnx.export(ln.Dense(2, 1), tmp_path / "m.onnx")
 
 

@@ -18,6 +18,7 @@ from .callbacks import ScheduleCallback as ScheduleCallback
 from .callbacks import TerminateOnNaN as TerminateOnNaN
 from .gradcheck import GradcheckResult as GradcheckResult
 from .gradcheck import gradcheck as gradcheck
+from .history import History as History
 from .layers.activations import ELU as ELU
 from .layers.activations import GELU as GELU
 from .layers.activations import Activation as Activation
@@ -96,7 +97,6 @@ from .serialization import load_optimizer_state as load_optimizer_state
 from .serialization import load_training_state as load_training_state
 from .serialization import save as save
 from .summarize import summary as summary
-from .training import History as History
 from .training import evaluate as evaluate
 from .training import fit as fit
 from .training import predict as predict

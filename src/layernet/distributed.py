@@ -44,6 +44,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from ._optional import import_optional
 from ._typing import ArrayLike, FloatArray
 from .layers.base import Layer
 from .optimizers import FullBatchOptimizer, Optimizer
@@ -57,14 +58,7 @@ that type-checking layernet does not need mpi4py."""
 
 
 def _mpi() -> Any:
-    try:
-        from mpi4py import MPI  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "layernet.distributed needs mpi4py and an MPI library: "
-            'pip install "layernet[mpi]" (mpi4py and mpich)'
-        ) from None
-    return MPI
+    return import_optional("mpi4py.MPI", "layernet.distributed", "mpi", "mpi4py mpich")
 
 
 def _comm(comm: Intracomm | None, owner: str) -> Intracomm:

@@ -40,7 +40,6 @@ imported only when :func:`export` runs.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
 import os
@@ -51,6 +50,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ._optional import import_optional
 from ._typing import FloatArray, Shape
 from .layers.activations import (
     ELU,
@@ -144,13 +144,7 @@ def exporter_for(cls: type[Layer]) -> Exporter | None:
 
 
 def _load_onnx() -> Any:
-    try:
-        return importlib.import_module("onnx")
-    except ImportError:
-        raise ImportError(
-            "layernet.onnx.export needs the onnx package: pip install 'layernet[onnx]' "
-            "(or pip install onnx onnxruntime)"
-        ) from None
+    return import_optional("onnx", "layernet.onnx.export", "onnx", "onnx onnxruntime")
 
 
 class ExportContext:

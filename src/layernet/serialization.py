@@ -35,7 +35,6 @@ container: it returns whatever model was saved.
 from __future__ import annotations
 
 import gc
-import importlib
 import json
 import os
 import tempfile
@@ -47,6 +46,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+from ._optional import import_optional
 from ._typing import FloatArray
 from .layers.base import Layer
 from .layers.registry import BuildError, build, to_spec
@@ -181,13 +181,7 @@ def save(
 
 
 def _safetensors_module() -> Any:
-    try:
-        return importlib.import_module("safetensors.numpy")
-    except ImportError:
-        raise ImportError(
-            "the .safetensors format needs the safetensors package: "
-            "pip install 'layernet[safetensors]' (or pip install safetensors)"
-        ) from None
+    return import_optional("safetensors.numpy", "the .safetensors format", "safetensors")
 
 
 def _safetensors_bytes(arrays: Mapping[str, np.ndarray[Any, Any]], meta: str) -> bytes:

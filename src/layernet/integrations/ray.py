@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._optional import import_optional
 from ..callbacks import Callback, Logs
 from ..layers.base import Layer
 from ..optimizers import Optimizer
@@ -45,13 +46,7 @@ EPOCHS_FILE = "layernet.json"
 
 
 def _tune() -> Any:
-    try:
-        from ray import tune  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            'layernet.integrations.ray needs Ray Tune: pip install "layernet[ray]"'
-        ) from None
-    return tune
+    return import_optional("ray.tune", "layernet.integrations.ray", "ray", '"ray[tune]"')
 
 
 class TuneReportCheckpointCallback(Callback):
