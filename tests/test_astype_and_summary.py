@@ -22,8 +22,14 @@ def test_astype_casts_every_parameter_buffer_and_layer_and_returns_the_model(
 ) -> None:
     model = cnn()
     x = np.random.default_rng(0).normal(size=(6, 1, 20))
-    model.fit(x, np.ones((6, 2)), loss=ln.MSELoss(), optimizer=ln.SGD(model.parameters(), lr=0.1),
-              epochs=1, verbose=0)  # fmt: skip  (moves BatchNorm's running statistics)
+    model.fit(
+        x,
+        np.ones((6, 2)),
+        loss=ln.MSELoss(),
+        optimizer=ln.SGD(model.parameters(), lr=0.1),
+        epochs=1,
+        verbose=0,
+    )  # moves BatchNorm's running statistics
     before = model.state_dict()
     assert model.astype(np.float32) is model
     for name, value in model.state_dict().items():

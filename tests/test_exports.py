@@ -11,11 +11,7 @@ import layernet
 
 PACKAGES = sorted(
     {"layernet"}
-    | {
-        info.name
-        for info in pkgutil.walk_packages(layernet.__path__, "layernet.")
-        if info.ispkg
-    }
+    | {info.name for info in pkgutil.walk_packages(layernet.__path__, "layernet.") if info.ispkg}
 )
 
 

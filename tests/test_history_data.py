@@ -71,7 +71,7 @@ def test_a_missing_package_names_the_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # what an absent package looks like to import
     package = module.split(".")[0]
-    message = rf'History.{method} needs {package}, which is not installed; install it with '
+    message = rf"History.{method} needs {package}, which is not installed; install it with "
     message += rf'pip install "layernet\[{extra}\]"'
     with pytest.raises(ImportError, match=message):
         getattr(History(), method)()

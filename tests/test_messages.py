@@ -86,8 +86,11 @@ class FixedPlane(ln.Layer):
 def test_predict_on_streamed_pairs_says_predict_takes_arrays() -> None:
     model = ln.Sequential([ln.Dense(3, 2, rng=0)])
     x, y = np.zeros((4, 3)), np.zeros((4, 2))
-    with pytest.raises(TypeError, match=r"predict: x must be an array of inputs, got a list of "
-                                        r"\(x_batch, y_batch\) pairs; predict takes arrays"):
+    with pytest.raises(
+        TypeError,
+        match=r"predict: x must be an array of inputs, got a list of "
+        r"\(x_batch, y_batch\) pairs; predict takes arrays",
+    ):
         model.predict([(x, y), (x, y)])
     assert model.predict([(1.0, 2.0, 3.0)]).shape == (1, 2)  # a list of rows is still an array
 
@@ -144,19 +147,28 @@ class HidesAParameter(ln.Layer):
 
 def test_gradcheck_names_a_gradient_of_the_wrong_shape() -> None:
     x = np.random.default_rng(0).normal(size=(4, 3))
-    with pytest.raises(ValueError, match=r"gradcheck: WrongShapeBackward\(\)\.backward returned "
-                                         r"dL/dx of shape \(3,\), but the input has shape "
-                                         r"\(4, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"gradcheck: WrongShapeBackward\(\)\.backward returned "
+        r"dL/dx of shape \(3,\), but the input has shape "
+        r"\(4, 3\)",
+    ):
         ln.gradcheck(WrongShapeBackward(), x)
-    with pytest.raises(ValueError, match=r"the gradient of 'w' has shape \(4, 3\), but the "
-                                         r"parameter has shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the gradient of 'w' has shape \(4, 3\), but the "
+        r"parameter has shape \(3,\)",
+    ):
         ln.gradcheck(WrongShapeParameterGrad(), x)
 
 
 def test_gradcheck_refuses_a_parameter_the_layer_does_not_yield() -> None:
     x = np.random.default_rng(0).normal(size=(4, 3))
-    with pytest.raises(ValueError, match=r"gradcheck: HidesAParameter\(\) holds the Parameter b "
-                                         r"but its named_parameters\(\) does not yield it"):
+    with pytest.raises(
+        ValueError,
+        match=r"gradcheck: HidesAParameter\(\) holds the Parameter b "
+        r"but its named_parameters\(\) does not yield it",
+    ):
         ln.gradcheck(HidesAParameter(), x)
     nested = ln.Sequential([ln.Dense(3, 3, rng=0), HidesAParameter()])
     with pytest.raises(ValueError, match=r"holds the Parameter 1\.b but"):
@@ -169,9 +181,12 @@ def test_load_state_dict_refuses_a_lossy_cast_and_takes_an_exact_one() -> None:
     state = {k: v.astype(np.float64) for k, v in small.state_dict().items()}
     state["0.bias"][...] = 1e-50  # float32 would make it 0.0
     before = small.state_dict()
-    with pytest.raises(ValueError, match=r"state dict entry '0.weight' is float64 but the model "
-                                         r"is float32; loading would round every value.*"
-                                         r"model.astype\(np.float64\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"state dict entry '0.weight' is float64 but the model "
+        r"is float32; loading would round every value.*"
+        r"model.astype\(np.float64\)",
+    ):
         small.load_state_dict(state)
     for key, value in small.state_dict().items():
         np.testing.assert_array_equal(value, before[key])  # nothing copied

@@ -22,13 +22,13 @@ def test_a_present_module_is_returned() -> None:
         (
             layernet.distributed._mpi,
             "mpi4py.MPI",
-            r'layernet\.distributed needs mpi4py, which is not installed; install it with '
+            r"layernet\.distributed needs mpi4py, which is not installed; install it with "
             r'pip install "layernet\[mpi\]" \(or pip install mpi4py mpich\)',
         ),
         (
             layernet.integrations.ray._tune,
             "ray.tune",
-            r'layernet\.integrations\.ray needs ray, which is not installed; install it with '
+            r"layernet\.integrations\.ray needs ray, which is not installed; install it with "
             r'pip install "layernet\[ray\]" \(or pip install "ray\[tune\]"\)',
         ),
     ],

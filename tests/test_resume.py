@@ -23,7 +23,7 @@ import pytest
 
 import layernet as ln
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, sys
 from pathlib import Path
 import numpy as np
@@ -57,7 +57,7 @@ else:
     history = model.fit(x, y, optimizer=opt, epochs=int(phase), rng=7, **settings)
 ln.save(model, folder / "final.npz")
 (folder / "history.json").write_text(json.dumps({"epoch": history.epoch, **history.history}))
-'''
+"""
 
 
 def run(phase: str, folder: Path) -> None:
@@ -121,9 +121,7 @@ def test_a_loaded_dropout_draws_the_masks_the_saved_one_would_have(tmp_path: Pat
     model.forward(x, training=True)  # move the generator on from its seed
     ln.save(model, tmp_path / "m.npz")
     loaded = ln.load(tmp_path / "m.npz", expect=ln.Sequential)
-    np.testing.assert_array_equal(
-        loaded.forward(x, training=True), model.forward(x, training=True)
-    )
+    np.testing.assert_array_equal(loaded.forward(x, training=True), model.forward(x, training=True))
 
 
 def test_same_seed_and_initial_epoch_replay_the_skipped_shuffles() -> None:

@@ -475,9 +475,12 @@ def test_a_mid_stream_error_names_the_epoch_and_the_batch() -> None:
             return [(x, y), (x, y)]
         return [(x, y), (x[:, :2], y)]  # the third epoch's second batch is wrongly shaped
 
-    with pytest.raises(ValueError, match=r"fit: batch 2 of epoch 3: x_batch of shape \(8, 2\) "
-                                         r"does not fit: .*expected input of shape "
-                                         r"\(batch, \.\.\., 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"fit: batch 2 of epoch 3: x_batch of shape \(8, 2\) "
+        r"does not fit: .*expected input of shape "
+        r"\(batch, \.\.\., 3\)",
+    ):
         model.fit(batches, None, loss=MSELoss(), optimizer=SGD(model.parameters(), lr=0.1),
                   epochs=3, verbose=0)  # fmt: skip
     with pytest.raises(TypeError, match=r"fit: batch 1 of epoch 1: x_batch: .*"):

@@ -1038,6 +1038,7 @@ class ProgressLogger(Callback):
             self._out.write(f"{prefix}{reason}\n")
             self._out.flush()
 
+
 def _format_value(value: float) -> str:
     """Keras's fixed-width rule: ``0.1234``, or ``1.2346e-05`` below 1e-3 in magnitude."""
     value = float(value)

@@ -18,9 +18,7 @@ from .layers.base import Layer, parameter_dtype
 from .layers.spec import as_spec
 
 
-def summary(
-    model: Layer, *, input_shape: Shape | None = None, print_summary: bool = False
-) -> str:
+def summary(model: Layer, *, input_shape: Shape | None = None, print_summary: bool = False) -> str:
     """A table of each layer's output shape and parameter count, with totals.
 
     Works before the model has seen any data: shapes start from the

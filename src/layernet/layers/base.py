@@ -119,8 +119,10 @@ class Layer(ABC):
         for name, value in self._tree_items():
             if isinstance(value, Layer):
                 yield name, value
-            elif isinstance(value, (list, tuple)) and value and all(
-                isinstance(v, Layer) for v in value
+            elif (
+                isinstance(value, (list, tuple))
+                and value
+                and all(isinstance(v, Layer) for v in value)
             ):
                 for i, child in enumerate(value):
                     yield f"{name}.{i}", child
