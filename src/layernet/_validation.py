@@ -109,18 +109,7 @@ def as_float_array(x: ArrayLike, dtype: np.dtype[Any], what: str) -> FloatArray:
     ragged lists and None do not (numpy would either fail with its own
     message or, for complex, silently drop the imaginary part).
     """
-    if x is None:
-        raise TypeError(f"{what}: expected an array of real numbers, got None")
-    if isinstance(x, np.ndarray):
-        arr: np.ndarray[Any, Any] = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"{what}: expected an array of real numbers, could not convert the input "
-                f"({type(x).__name__}): {exc}"
-            ) from None
+    arr = _to_array(x, what, "an array of real numbers")
     kind = arr.dtype.kind
     if kind not in "biuf":
         described = {"c": "complex numbers", "O": "Python objects", "U": "strings", "S": "bytes"}
@@ -129,6 +118,20 @@ def as_float_array(x: ArrayLike, dtype: np.dtype[Any], what: str) -> FloatArray:
             f"(dtype {arr.dtype})"
         )
     return arr.astype(dtype, copy=False)
+
+
+def _to_array(x: object, what: str, expected: str) -> np.ndarray[Any, Any]:
+    """``np.asarray(x)``, or an error naming ``what`` and what was ``expected``."""
+    if x is None:
+        raise TypeError(f"{what}: expected {expected}, got None")
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{what}: expected {expected}, could not convert the input ({type(x).__name__}): {exc}"
+        ) from None
 
 
 def as_index_array(x: ArrayLike, what: str) -> np.ndarray[Any, Any]:
@@ -140,15 +143,7 @@ def as_index_array(x: ArrayLike, what: str) -> np.ndarray[Any, Any]:
     integers; fractional values, NaN, booleans, strings and anything else
     are refused, never rounded or cast to float.
     """
-    if x is None:
-        raise TypeError(f"{what}: expected an array of integer ids, got None")
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{what}: expected an array of integer ids, could not convert the input "
-            f"({type(x).__name__}): {exc}"
-        ) from None
+    arr = _to_array(x, what, "an array of integer ids")
     kind = arr.dtype.kind
     if kind in "iu":
         return arr.astype(np.intp, copy=False)

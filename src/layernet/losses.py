@@ -152,16 +152,50 @@ def match_shapes(loss: Loss, pred: FloatArray, target: FloatArray) -> FloatArray
     )
 
 
-class MSELoss(Loss):
+class _DifferenceLoss(Loss):
+    """``L = mean(l(d))`` over every element of ``d = pred - target``; ``dL/dpred = l'(d) / N``.
+
+    A subclass gives the element-wise loss :meth:`_terms` and the gradient
+    :meth:`_gradient`; forward keeps ``d`` as its cache.
+    """
+
+    def __init__(self) -> None:
+        self._diff: FloatArray | None = None
+
+    @abstractmethod
+    def _terms(self, diff: FloatArray) -> FloatArray:
+        """``l(d)`` element-wise."""
+
+    @abstractmethod
+    def _gradient(self, diff: FloatArray) -> FloatArray:
+        """``dL/dpred = l'(d) / N`` element-wise, ``N = d.size``, as a fresh array."""
+
+    def forward(self, pred: FloatArray, target: ArrayLike) -> float:
+        diff = pred - _as_target(self, pred, target)
+        self._diff = diff
+        return float(self._terms(diff).sum()) / diff.size
+
+    def backward(self) -> FloatArray:
+        return self._gradient(self._last_diff())
+
+    def sample_losses(self) -> FloatArray:
+        diff = self._last_diff()
+        return _row_shares(self._terms(diff), diff.size)
+
+    def _last_diff(self) -> FloatArray:
+        diff = self._diff
+        if diff is None:
+            raise self._not_run_yet()
+        return diff
+
+
+class MSELoss(_DifferenceLoss):
     """Mean squared error: ``L = mean((pred - target) ** 2)`` over every element.
 
     The mean of squares, not half of it and not the sum (torch's ``MSELoss``).
 
     Backward: ``dL/dpred = 2 * (pred - target) / N`` with ``N = pred.size``.
     """
-
-    def __init__(self) -> None:
-        self._diff: FloatArray | None = None
 
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
         t = np.asarray(target, dtype=pred.dtype)
@@ -172,17 +206,11 @@ class MSELoss(Loss):
         # which costs more than the rest of a one-sample step's loss
         return float(np.vdot(diff, diff)) / diff.size
 
-    def backward(self) -> FloatArray:
-        diff = self._diff
-        if diff is None:
-            raise self._not_run_yet()
-        return diff * (2.0 / diff.size)
+    def _terms(self, diff: FloatArray) -> FloatArray:
+        return diff * diff
 
-    def sample_losses(self) -> FloatArray:
-        diff = self._diff
-        if diff is None:
-            raise self._not_run_yet()
-        return _row_shares(diff * diff, diff.size)
+    def _gradient(self, diff: FloatArray) -> FloatArray:
+        return diff * (2.0 / diff.size)
 
 
 def _row_shares(terms: FloatArray, normaliser: float) -> FloatArray:
@@ -205,37 +233,23 @@ def _as_target(loss: Loss, pred: FloatArray, target: ArrayLike) -> FloatArray:
     return match_shapes(loss, pred, np.asarray(target, dtype=pred.dtype))
 
 
-class L1Loss(Loss):
+class L1Loss(_DifferenceLoss):
     """Mean absolute error: ``L = mean(|pred - target|)`` over every element.
 
     Backward: ``dL/dpred = sign(pred - target) / N`` with ``N = pred.size``
     (0 where they are equal, as torch does).
     """
 
-    def __init__(self) -> None:
-        self._diff: FloatArray | None = None
+    def _terms(self, diff: FloatArray) -> FloatArray:
+        return np.abs(diff)
 
-    def forward(self, pred: FloatArray, target: ArrayLike) -> float:
-        diff = pred - _as_target(self, pred, target)
-        self._diff = diff
-        return float(np.abs(diff).sum()) / diff.size
-
-    def backward(self) -> FloatArray:
-        diff = self._diff
-        if diff is None:
-            raise self._not_run_yet()
+    def _gradient(self, diff: FloatArray) -> FloatArray:
         grad: FloatArray = np.sign(diff)
         grad *= 1.0 / diff.size
         return grad
 
-    def sample_losses(self) -> FloatArray:
-        diff = self._diff
-        if diff is None:
-            raise self._not_run_yet()
-        return _row_shares(np.abs(diff), diff.size)
 
-
-class HuberLoss(Loss):
+class HuberLoss(_DifferenceLoss):
     """Huber loss: quadratic near zero, linear beyond ``delta`` (torch's ``HuberLoss``).
 
     With ``d = pred - target``, element-wise
@@ -254,15 +268,10 @@ class HuberLoss(Loss):
     """
 
     def __init__(self, delta: float = 1.0) -> None:
+        super().__init__()
         self.delta: float = check_real(delta, "delta", "HuberLoss")
         if not self.delta > 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
-        self._diff: FloatArray | None = None
-
-    def forward(self, pred: FloatArray, target: ArrayLike) -> float:
-        diff = pred - _as_target(self, pred, target)
-        self._diff = diff
-        return float(self._terms(diff).sum()) / diff.size
 
     def _terms(self, diff: FloatArray) -> FloatArray:
         a = np.abs(diff)
@@ -272,19 +281,10 @@ class HuberLoss(Loss):
         c *= a - 0.5 * c
         return c
 
-    def backward(self) -> FloatArray:
-        diff = self._diff
-        if diff is None:
-            raise self._not_run_yet()
+    def _gradient(self, diff: FloatArray) -> FloatArray:
         grad: FloatArray = np.clip(diff, -self.delta, self.delta)
         grad *= 1.0 / diff.size
         return grad
-
-    def sample_losses(self) -> FloatArray:
-        diff = self._diff
-        if diff is None:
-            raise self._not_run_yet()
-        return _row_shares(self._terms(diff), diff.size)
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta}

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, overload
 import numpy as np
 
 from ._typing import ArrayLike, FloatArray, Shape
-from ._validation import as_float_array, as_index_array, format_shape, input_dtype
+from ._validation import format_shape, input_dtype
 from .layers.base import Layer, check_unique, describe, parameter_dtype
 from .layers.registry import register, to_spec
 from .layers.spec import InputSpec, as_spec
@@ -176,11 +176,9 @@ class Sequential(Model):
 
     # -- public entry points -------------------------------------------------------
 
-    def convert_input(self, x: ArrayLike) -> FloatArray:
-        if self.takes_integers():
-            return as_index_array(x, f"{self!r} input")
-        dtype = parameter_dtype(self) or input_dtype(x)
-        return as_float_array(x, dtype, f"{self!r} input")
+    def compute_dtype(self, x: ArrayLike) -> np.dtype[Any]:
+        """The layers' parameters' dtype, or the input's if none hold parameters."""
+        return parameter_dtype(self) or input_dtype(x)
 
     def takes_integers(self) -> bool:
         """Whether the first layer takes integer ids (an Embedding first)."""

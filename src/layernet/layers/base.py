@@ -374,8 +374,15 @@ class Layer(ABC):
         """
         if self.takes_integers():
             return as_index_array(x, f"{self!r} input")
-        dtype = input_dtype(x) if self.follows_input_dtype else self.dtype
-        return as_float_array(x, dtype, repr(self))
+        return as_float_array(x, self.compute_dtype(x), f"{self!r} input")
+
+    def compute_dtype(self, x: ArrayLike) -> np.dtype[Any]:
+        """The dtype this layer computes in for the input ``x``.
+
+        Its own :attr:`dtype`, or for a layer that :attr:`follows_input_dtype`
+        the input's (float32 stays float32, anything else is float64).
+        """
+        return input_dtype(x) if self.follows_input_dtype else self.dtype
 
     def takes_integers(self) -> bool:
         """Whether this layer's input is integer ids (its class's :attr:`integer_input`).

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Shape
-from .._validation import as_float_array, as_index_array, format_shape, input_dtype
+from .._validation import format_shape, input_dtype
 from .base import Layer, check_unique, describe, parameter_dtype
 from .registry import register, to_spec
 from .spec import InputSpec, as_spec
@@ -34,11 +34,9 @@ class Container(Layer):
         """The dtype of the children that hold parameters (float64 if there are none)."""
         return parameter_dtype(self) or np.dtype(np.float64)
 
-    def convert_input(self, x: ArrayLike) -> FloatArray:
-        if self.takes_integers():
-            return as_index_array(x, f"{self!r} input")
-        dtype = parameter_dtype(self) or input_dtype(x)
-        return as_float_array(x, dtype, f"{self!r} input")
+    def compute_dtype(self, x: ArrayLike) -> np.dtype[Any]:
+        """The children's parameters' dtype, or the input's if none hold parameters."""
+        return parameter_dtype(self) or input_dtype(x)
 
     def takes_integers(self) -> bool:
         """Whether the children take integer ids (construction makes them all agree)."""

@@ -15,13 +15,8 @@ from .registry import register
 from .spec import InputSpec
 
 
-@register
-class Flatten(Layer):
-    """Flatten every axis after the batch axis: ``(batch, d1, d2, ...) -> (batch, d1*d2*...)``.
-
-    torch's ``nn.Flatten()`` with its defaults (``start_dim=1``); C order, so
-    a ``(batch, channels, length)`` input becomes channel-major rows.
-    Parameter-free; keeps float32 input float32.
+class _Relayout(Layer):
+    """Flatten's and Reshape's common part: each sample's values laid out anew, none moved.
 
     Backward: a reshape moves no values, so ``dL/dx`` is ``g`` reshaped back
     to the input's shape.
@@ -30,6 +25,8 @@ class Flatten(Layer):
     follows_input_dtype: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
     tree_attributes: ClassVar[tuple[str, ...] | None] = ()
+    sample_shape: tuple[int, ...]
+    """The per-sample output shape for ``ndarray.reshape`` (one ``-1`` allowed)."""
 
     def __init__(self) -> None:
         self._in_shape: tuple[int, ...] | None = None
@@ -41,13 +38,28 @@ class Flatten(Layer):
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._in_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], *self.sample_shape)
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         shape = self._in_shape
         if shape is None:
             raise self._not_run_yet()
         return grad_out.reshape(shape)
+
+
+@register
+class Flatten(_Relayout):
+    """Flatten every axis after the batch axis: ``(batch, d1, d2, ...) -> (batch, d1*d2*...)``.
+
+    torch's ``nn.Flatten()`` with its defaults (``start_dim=1``); C order, so
+    a ``(batch, channels, length)`` input becomes channel-major rows.
+    Parameter-free; keeps float32 input float32.
+
+    Backward: a reshape moves no values, so ``dL/dx`` is ``g`` reshaped back
+    to the input's shape.
+    """
+
+    sample_shape = (-1,)
 
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
         if input_shape is None:
@@ -58,7 +70,7 @@ class Flatten(Layer):
 
 
 @register
-class Reshape(Layer):
+class Reshape(_Relayout):
     """Reshape each sample: ``(batch, *input_shape) -> (batch, *shape)``, as Keras's ``Reshape``.
 
     The batch axis is left alone; ``shape`` is the per-sample target, in C
@@ -77,13 +89,13 @@ class Reshape(Layer):
     to the input's shape.
     """
 
-    follows_input_dtype: ClassVar[bool] = True
-    cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
-    tree_attributes: ClassVar[tuple[str, ...] | None] = ()
     shape: tuple[int, ...]
 
     def __init__(self, shape: Sequence[int] | IntArray) -> None:
-        self.shape = _int_tuple(shape, "Reshape", "shape", "a sequence of ints such as (4, -1)")
+        super().__init__()
+        self.shape = self.sample_shape = _int_tuple(
+            shape, "Reshape", "shape", "a sequence of ints such as (4, -1)"
+        )
         name = f"Reshape({self.shape})"
         if not self.shape:
             raise ValueError(f"{name}: shape must have at least one axis")
@@ -91,12 +103,6 @@ class Reshape(Layer):
             raise ValueError(
                 f"{name}: shape must hold positive sizes and at most one -1, got {self.shape}"
             )
-        self._in_shape: tuple[int, ...] | None = None
-
-    @property
-    def input_spec(self) -> InputSpec:
-        """``(batch, d1, ...)``: at least one axis after the batch axis."""
-        return InputSpec(min_rank=1)
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         """Besides the spec, a sample's size must be the target's (or a multiple, with a -1)."""
@@ -122,16 +128,6 @@ class Reshape(Layer):
                 "value, so the sizes must agree"
             )
         return tuple(size // known if d == -1 else d for d in self.shape)
-
-    def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        self._in_shape = x.shape
-        return x.reshape(x.shape[0], *self.shape)
-
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        shape = self._in_shape
-        if shape is None:
-            raise self._not_run_yet()
-        return grad_out.reshape(shape)
 
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
         if input_shape is None:
