@@ -23,8 +23,15 @@ PaddingLike = int | Sequence[int] | str
 """Zero padding: an int, one int per axis, ``"same"`` (stride 1 only) or ``"valid"`` (none)."""
 
 
-_CHUNK_BYTES = 1 << 20
-"""About how many bytes of im2col one chunk of the batch fills (see ``_ConvNd._workspace``)."""
+_CHUNK_BYTES = 1 << 27
+"""The most bytes of im2col one chunk of the batch fills (see ``_ConvNd._workspace``).
+
+Large enough that a CIFAR-sized batch is one chunk: each chunk is one GEMM
+per product, and with multithreaded BLAS on a CPU shared with other work
+every extra call waits for the BLAS threads to be scheduled. Cache-sized
+chunks (about 1 MiB) ran the `cifar` step 15% faster with one BLAS thread,
+but several times slower with two threads next to another busy process.
+"""
 
 
 class _Buffers(NamedTuple):
@@ -210,22 +217,21 @@ class _ConvNd(SlidingWindow):
     def _workspace(self, shape: tuple[int, ...]) -> _Workspace:
         """Claim the workspace for a batch of ``shape``: last forward's if the shape is the same.
 
-        The batch is cut into chunks of whole images, as many as fill about
-        ``_CHUNK_BYTES`` of im2col (the whole batch when the images are small,
-        one image when they are large), and forward and backward run im2col,
-        the GEMMs and col2im one chunk at a time: what one product writes, the
-        next reads while it is still in the CPU's cache, and the buffers stay
-        the size of a chunk whatever the batch. Backward redoes each chunk's
-        im2col from the input rather than keeping a whole batch's (9 times the
-        input for a 3x3 kernel); a chunk still in its buffer is not redone.
+        The batch is cut into chunks of whole images, as many as fill at most
+        ``_CHUNK_BYTES`` of im2col (one image at least), and forward and
+        backward run im2col, the GEMMs and col2im one chunk at a time, so the
+        buffers are bounded whatever the batch. With more than one chunk,
+        backward redoes each chunk's im2col from the input rather than keeping
+        a whole batch's (9 times the input for a 3x3 kernel); the chunk still
+        in its buffer is not redone, so a batch in one chunk never is.
 
         Inside, channels come before the batch: ``cols`` is ``(C_in, *kernel,
         chunk, *out)``, so a chunk is one GEMM whose result ``(C_out, chunk,
         *out)`` turns into ``(chunk, C_out, *out)`` by moving blocks of
         ``prod(out)`` contiguous numbers (never element by element), and every
-        copy in im2col and col2im moves rows of the image. ``cols`` is zeroed
-        only when allocated: im2col writes the same entries every time, so
-        those that stand for padding stay zero.
+        copy in im2col and col2im moves rows of the image (whole images, see
+        :meth:`_runs`). ``cols`` is zeroed only when allocated: im2col writes
+        the same entries every time, so those that stand for padding stay zero.
 
         The claim takes the workspace out of the layer (one ``dict.pop``, atomic
         under the GIL), so two threads running forward on one layer never share
