@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -417,3 +418,67 @@ def test_the_returned_input_gradient_survives_the_next_call(
     layer.backward(2.0 * np.ones_like(y))
     layer(x + 1.0)
     np.testing.assert_array_equal(dx, kept)
+
+
+# -- the batch in chunks ----------------------------------------------------------------
+
+CHUNKED = [
+    pytest.param(Conv2d, {"padding": 1}, (5, 3, 6, 7), id="same-3x3"),  # one run per offset
+    pytest.param(Conv2d, {"padding": "same", "dilation": (2, 1)}, (5, 3, 7, 6), id="same-dilated"),
+    pytest.param(Conv2d, {"padding": (2, 1), "kernel_size": (2, 3)}, (5, 3, 5, 6), id="wider-pad"),
+    pytest.param(Conv2d, {"stride": 2, "padding": 1}, (5, 3, 7, 6), id="strided"),
+    pytest.param(Conv2d, {}, (5, 3, 6, 6), id="valid"),
+    pytest.param(Conv1d, {"padding": 1, "bias": False}, (5, 3, 9), id="conv1d"),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "shape"), CHUNKED)
+def test_a_batch_in_chunks_computes_what_one_chunk_does(
+    cls: type[Conv1d] | type[Conv2d],
+    kwargs: dict[str, Any],
+    shape: tuple[int, ...],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Large images go through im2col a few at a time; 2, 2 and 1 images here."""
+    options = {"kernel_size": 3, **kwargs}
+    whole, chunked = cls(3, 4, rng=0, **options), cls(3, 4, rng=0, **options)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=shape)
+    y = whole.forward(x, training=True)
+    g = rng.normal(size=y.shape)
+    dx = whole.backward(g)
+    per_image = 3 * int(np.prod(chunked.kernel_size)) * int(np.prod(y.shape[2:])) * 8
+    monkeypatch.setattr("layernet.layers.conv._CHUNK_BYTES", 2 * per_image + 1)
+    np.testing.assert_allclose(chunked.forward(x, training=True), y, rtol=1e-13, atol=1e-13)
+    for _ in range(2):  # the second time no chunk's im2col is still in its buffer
+        np.testing.assert_allclose(chunked.backward(g), dx, rtol=1e-13, atol=1e-13)
+        for name, p in whole.named_parameters():
+            grad = dict(chunked.named_parameters())[name].grad
+            np.testing.assert_allclose(grad, p.grad, rtol=1e-13, atol=1e-13, err_msg=name)
+    chunked.weight.grad[...] = 0.0
+    chunked.forward(x, training=True)
+    chunked.backward_parameters(g)
+    np.testing.assert_allclose(chunked.weight.grad, whole.weight.grad, rtol=1e-13, atol=1e-13)
+
+
+def test_threads_forwarding_through_one_layer_never_share_its_buffers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each forward claims the reusable workspace (or makes one) for itself."""
+    monkeypatch.setattr("layernet.layers.conv._CHUNK_BYTES", 1)  # one image per chunk
+    layer = Conv2d(3, 8, 3, padding=1, rng=0)
+    inputs = [np.random.default_rng(seed).normal(size=(6, 3, 10, 10)) for seed in range(6)]
+    expected = [Conv2d(3, 8, 3, padding=1, rng=0).forward(x) for x in inputs]
+    failures: list[int] = []
+
+    def forward_many(i: int) -> None:
+        for _ in range(30):
+            if not np.array_equal(layer.forward(inputs[i]), expected[i]):
+                failures.append(i)
+
+    threads = [threading.Thread(target=forward_many, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures

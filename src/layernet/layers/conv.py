@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -22,19 +23,59 @@ PaddingLike = int | Sequence[int] | str
 """Zero padding: an int, one int per axis, ``"same"`` (stride 1 only) or ``"valid"`` (none)."""
 
 
-class _Workspace(NamedTuple):
-    """The buffers one batch shape needs, channels before batch (see ``_ConvNd._workspace``)."""
+_CHUNK_BYTES = 1 << 27
+"""The most bytes of im2col one chunk of the batch fills (see ``_ConvNd._workspace``).
 
-    shape: tuple[int, ...]
-    """The input batch shape they were allocated for."""
+Large enough that a CIFAR-sized batch is one chunk: each chunk is one GEMM
+per product, and with multithreaded BLAS on a CPU shared with other work
+every extra call waits for the BLAS threads to be scheduled. Cache-sized
+chunks (about 1 MiB) ran the `cifar` step 15% faster with one BLAS thread,
+but several times slower with two threads next to another busy process.
+"""
+
+
+class _Buffers(NamedTuple):
+    """One chunk's buffers, channels before batch: ``chunk`` images of the batch at a time."""
+
     cols: FloatArray
-    """``(C_in, *kernel, batch, *out)``: im2col of the input."""
+    """``(C_in, *kernel, chunk, *out)``: im2col of the chunk's input."""
     dcols: FloatArray
     """Like ``cols``: ``dL/dcols`` in backward."""
     y_t: FloatArray
-    """``(C_out, batch, *out)``: the GEMM's output, before the bias and the swap of the axes."""
+    """``(C_out, chunk, *out)``: the GEMM's output, before the bias and the swap of the axes."""
     grad_t: FloatArray
     """Like ``y_t``: ``dL/dy`` in backward."""
+
+
+class _Run(NamedTuple):
+    """One kernel offset of im2col as one run over each whole image (see ``_ConvNd._runs``)."""
+
+    cols: Index
+    """Into ``cols`` seen as ``(C_in, *kernel, chunk, prod(out))``."""
+    x: Index
+    """Into the input seen as ``(C_in, chunk, prod(spatial))``."""
+    gaps: tuple[Index, ...]
+    """Into ``cols`` (``(C_in, *kernel, chunk, *out)``): entries the run passes that are padding."""
+
+
+@dataclass(eq=False)
+class _Workspace:
+    """What a batch of one shape needs: its chunks, their buffers, and the input (for backward)."""
+
+    shape: tuple[int, ...]
+    """The input batch shape it was made for."""
+    out: tuple[int, ...]
+    """The output's spatial sizes."""
+    chunks: list[slice]
+    """The batch cut into runs of ``chunk`` images (the last one may be shorter)."""
+    runs: list[_Run] | None
+    """im2col as one run per offset and image where the geometry allows (else ``None``)."""
+    buffers: dict[int, _Buffers]
+    """The buffers per chunk length (at most two lengths)."""
+    held: dict[int, int]
+    """Per chunk length, the first image of the chunk whose im2col its ``cols`` holds now."""
+    x: FloatArray | None = None
+    """The input of the forward that used it last: backward redoes im2col from it."""
 
 
 def _reads_all(at_x: Index, spatial: tuple[int, ...]) -> bool:
@@ -175,27 +216,100 @@ class _ConvNd(SlidingWindow):
         ]
 
     def _workspace(self, shape: tuple[int, ...]) -> _Workspace:
-        """The buffers for a batch of ``shape``: last forward's if the shape is the same.
+        """Claim the workspace for a batch of ``shape``: last forward's if the shape is the same.
+
+        The batch is cut into chunks of whole images, as many as fill at most
+        ``_CHUNK_BYTES`` of im2col (one image at least), and forward and
+        backward run im2col, the GEMMs and col2im one chunk at a time, so the
+        buffers are bounded whatever the batch. With more than one chunk,
+        backward redoes each chunk's im2col from the input rather than keeping
+        a whole batch's (9 times the input for a 3x3 kernel); the chunk still
+        in its buffer is not redone, so a batch in one chunk never is.
 
         Inside, channels come before the batch: ``cols`` is ``(C_in, *kernel,
-        batch, *out)``, so the whole batch is one GEMM whose result
-        ``(C_out, batch, *out)`` turns into ``(batch, C_out, *out)`` by moving
-        blocks of ``prod(out)`` contiguous numbers (never element by element),
-        and every copy in im2col and col2im moves rows of the image. ``cols``
-        is zeroed only when allocated: forward writes the same entries every
-        time, so those that stand for padding stay zero. The workspace is the
-        cache that backward reads (``clear_cache`` drops it).
+        chunk, *out)``, so a chunk is one GEMM whose result ``(C_out, chunk,
+        *out)`` turns into ``(chunk, C_out, *out)`` by moving blocks of
+        ``prod(out)`` contiguous numbers (never element by element), and every
+        copy in im2col and col2im moves rows of the image (whole images, see
+        :meth:`_runs`). ``cols`` is zeroed only when allocated: im2col writes
+        the same entries every time, so those that stand for padding stay zero.
+
+        The claim takes the workspace out of the layer (one ``dict.pop``, atomic
+        under the GIL), so two threads running forward on one layer never share
+        buffers; forward puts it back as the cache that backward reads
+        (``clear_cache`` drops it).
         """
-        work = self._work
+        work: _Workspace | None = vars(self).pop("_work", None)
         if work is not None and work.shape == shape:
             return work
         out = tuple(int(n) for n in self.geometry.output(shape[2:]) if n is not None)
-        batch, dtype = shape[0], self.dtype
-        cols = np.zeros((self.in_channels, *self.kernel_size, batch, *out), dtype=dtype)
-        y_t = np.empty((self.out_channels, batch, *out), dtype=dtype)
-        return _Workspace(
-            shape, cols=cols, dcols=np.empty_like(cols), y_t=y_t, grad_t=np.empty_like(y_t)
-        )
+        batch = shape[0]
+        per_image = self.weight.value[0].size * int(np.prod(out)) * self.dtype.itemsize
+        chunk = max(1, min(batch, _CHUNK_BYTES // max(per_image, 1)))
+        chunks = [slice(i, min(i + chunk, batch)) for i in range(0, batch, chunk)]
+        return _Workspace(shape, out, chunks, self._runs(shape[2:], out), {}, {})
+
+    def _runs(self, spatial: tuple[int, ...], out: tuple[int, ...]) -> list[_Run] | None:
+        """The plan as one run of each image per kernel offset, where the geometry allows.
+
+        With stride 1 and rows as long in the output as in the input (``W_out
+        = W``, as with ``padding="same"``), input ``(i + a, j + b)`` lands on
+        output ``(i, j)`` for every position of an offset, a constant shift of
+        ``a W + b`` in the flattened image: one contiguous run per image and
+        channel instead of one short row each. Where the run crosses from one
+        row to the next it passes ``|b|`` entries that stand for padding
+        (``gaps``): im2col zeroes them after the copy, col2im before the add.
+        ``None`` for any other geometry (and for ``Conv1d``, whose rows are
+        already whole).
+        """
+        if len(spatial) != 2 or any(s != 1 for s in self.stride) or out[1] != spatial[1]:
+            return None
+        width = spatial[1]
+        every: Index = (slice(None),)
+        runs = []
+        for offset, src, dst in offset_plan(spatial, self.geometry):
+            (rows, columns), (src_rows, src_columns) = dst, src
+            top, bottom, left, right = rows.start, rows.stop, columns.start, columns.stop
+            shift = (src_rows.start - top) * width + src_columns.start - left
+            first, last = top * width + left, (bottom - 1) * width + right
+            at_cols = every + offset + every
+            gaps = []
+            if bottom - top > 1 and right < width:  # the ends of every row but the last
+                gaps.append((*at_cols, slice(top, bottom - 1), slice(right, width)))
+            if bottom - top > 1 and left > 0:  # the starts of every row but the first
+                gaps.append((*at_cols, slice(top + 1, bottom), slice(0, left)))
+            runs.append(
+                _Run(
+                    (*at_cols, slice(first, last)),
+                    (*every, *every, slice(first + shift, last + shift)),
+                    tuple(gaps),
+                )
+            )
+        return runs
+
+    def _im2col(self, work: _Workspace, x: FloatArray, at: slice) -> _Buffers:
+        """The buffers for images ``at`` of the batch, their ``cols`` filled from ``x[at]``."""
+        n = at.stop - at.start
+        bufs = work.buffers.get(n)
+        if bufs is None:
+            cols = np.zeros((self.in_channels, *self.kernel_size, n, *work.out), dtype=self.dtype)
+            y_t = np.empty((self.out_channels, n, *work.out), dtype=self.dtype)
+            bufs = work.buffers[n] = _Buffers(cols, np.empty_like(cols), y_t, np.empty_like(y_t))
+        if work.held.get(n) != at.start:
+            cols = bufs.cols
+            if work.runs is not None:
+                cols_f = cols.reshape(*cols.shape[:-2], -1)
+                x_f = x[at].reshape(n, self.in_channels, -1).transpose(1, 0, 2)
+                for run in work.runs:
+                    np.copyto(cols_f[run.cols], x_f[run.x])
+                    for gap in run.gaps:
+                        cols[gap] = 0.0
+            else:
+                x_c = self._swap(x[at])  # (C, n, *spatial), a view
+                for at_cols, at_x in self._plan(work.shape[2:]):  # cols[c, *offset, n, *out]
+                    np.copyto(cols[at_cols], x_c[at_x])
+            work.held[n] = at.start
+        return bufs
 
     def _swap(self, a: FloatArray) -> FloatArray:
         """``a`` with first two axes swapped: ``(batch, C, ...) <-> (C, batch, ...)``."""
@@ -203,75 +317,98 @@ class _ConvNd(SlidingWindow):
         return swapped
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        nd = self.n_spatial
-        work = self._work = self._workspace(x.shape)
-        cols, y_t = work.cols, work.y_t
-        x_c = self._swap(x)  # (C, batch, *spatial), a view
-        for at_cols, at_x in self._plan(x.shape[2:]):  # im2col: cols[c, *offset, n, *out]
-            np.copyto(cols[at_cols], x_c[at_x])
+        work = self._workspace(x.shape)
+        work.held.clear()  # a new input: no chunk's im2col is current
+        work.x = x
         c_out = self.out_channels
         weight = self.weight.value.reshape(c_out, -1)
-        positions = int(np.prod(y_t.shape[1:]))  # batch * prod(out); explicit for batch 0
-        np.matmul(
-            weight, cols.reshape(weight.shape[1], positions), out=y_t.reshape(c_out, positions)
-        )
-        y = np.empty((x.shape[0], c_out, *y_t.shape[2:]), dtype=y_t.dtype)
-        if self.use_bias:  # the bias rides along with the copy to (batch, C_out, *out)
-            np.add(self._swap(y_t), self.bias.value.reshape(c_out, *(1,) * nd), out=y)
-        else:
-            np.copyto(y, self._swap(y_t))
+        bias = self.bias.value.reshape(c_out, *(1,) * self.n_spatial)
+        y = np.empty((x.shape[0], c_out, *work.out), dtype=self.dtype)
+        for at in work.chunks:
+            bufs = self._im2col(work, x, at)
+            y_t = bufs.y_t
+            positions = y_t[0].size
+            np.matmul(
+                weight,
+                bufs.cols.reshape(weight.shape[1], positions),
+                out=y_t.reshape(c_out, positions),
+            )
+            if self.use_bias:  # the bias rides along with the copy to (chunk, C_out, *out)
+                np.add(self._swap(y_t), bias, out=y[at])
+            else:
+                np.copyto(y[at], self._swap(y_t))
+        self._work = work
         return y
 
-    def _parameter_gradients(self, grad_out: FloatArray) -> tuple[_Workspace, FloatArray]:
-        """Write ``dL/dW`` and ``dL/db``; return the workspace and ``G``, ``(C_out, positions)``."""
-        work = self._work
-        if work is None:
+    def _backward(self, grad_out: FloatArray, *, input_gradient: bool) -> FloatArray | None:
+        """Write ``dL/dW`` and ``dL/db``, chunk by chunk; return ``dL/dx`` if asked."""
+        work: _Workspace | None = vars(self).get("_work")
+        if work is None or work.x is None:
             raise self._not_run_yet()
         c_out = self.out_channels
-        np.copyto(work.grad_t, self._swap(grad_out))  # (C_out, batch, *out)
-        positions = int(np.prod(work.grad_t.shape[1:]))  # explicit for batch 0
-        g = work.grad_t.reshape(c_out, positions)
-        cols = work.cols.reshape(self.weight.value[0].size, positions)
-        # dW = G @ cols.T = (cols @ G.T).T, a product over the long axis (batch *
-        # positions). OpenBLAS runs it several times faster (up to 10x measured)
-        # when the result's longer side is its rows: C_out x taps or taps x C_out.
-        grad = self.weight.grad.reshape(c_out, -1)
-        if cols.shape[0] > c_out:
-            grad[...] = np.matmul(cols, g.T).T
-        else:
-            np.matmul(g, cols.T, out=grad)
+        weight = self.weight.value.reshape(c_out, -1)
+        taps = weight.shape[1]
+        grad_w = self.weight.grad.reshape(c_out, taps)
+        grad_w[...] = 0.0
         if self.use_bias:
-            np.sum(g, axis=1, out=self.bias.grad)
-        return work, g
-
-    def backward(self, grad_out: FloatArray) -> FloatArray:
-        work, g = self._parameter_gradients(grad_out)
-        weight = self.weight.value.reshape(self.out_channels, -1)
-        dcols = work.dcols
-        np.matmul(weight.T, g, out=dcols.reshape(weight.shape[1], g.shape[1]))
+            self.bias.grad[...] = 0.0
         spatial = work.shape[2:]
         plan = self._plan(spatial)
         # col2im: add each dcols entry back where it came from. An offset that reads
         # every input position (the centre of a "same" kernel) is copied first, so
-        # the buffer needs no zeroing and one pass fewer.
+        # dL/dx needs no zeroing and one pass fewer.
         first = next((i for i, (_, at_x) in enumerate(plan) if _reads_all(at_x, spatial)), None)
-        if first is None:
-            grad_in = np.zeros(work.shape, dtype=dcols.dtype)
-        else:
-            grad_in = np.empty(work.shape, dtype=dcols.dtype)
-            plan = [plan[first], *plan[:first], *plan[first + 1 :]]
-        dx_c = self._swap(grad_in)  # (C, batch, *spatial), a view
-        for i, (at_cols, at_x) in enumerate(plan):
-            view = dx_c[at_x]
-            if i == 0 and first is not None:
-                np.copyto(view, dcols[at_cols])
-            else:
-                np.add(view, dcols[at_cols], out=view)
+        runs = work.runs
+        grad_in = None
+        if input_gradient:
+            grad_in = (np.zeros if first is None else np.empty)(work.shape, dtype=self.dtype)
+            if first is not None:
+                plan = [plan[first], *plan[:first], *plan[first + 1 :]]
+                if runs is not None:  # the same offsets in the same order
+                    runs = [runs[first], *runs[:first], *runs[first + 1 :]]
+        held = work.held
+        for at in sorted(work.chunks, key=lambda at: held.get(at.stop - at.start) != at.start):
+            bufs = self._im2col(work, work.x, at)  # a chunk still held first: no im2col
+            np.copyto(bufs.grad_t, self._swap(grad_out[at]))  # (C_out, n, *out)
+            positions = bufs.grad_t[0].size
+            g = bufs.grad_t.reshape(c_out, positions)
+            cols = bufs.cols.reshape(taps, positions)
+            # dW = G @ cols.T = (cols @ G.T).T, a product over the long axis (chunk *
+            # positions). OpenBLAS runs it several times faster (up to 10x measured)
+            # when the result's longer side is its rows: C_out x taps or taps x C_out.
+            grad_w += np.matmul(cols, g.T).T if taps > c_out else np.matmul(g, cols.T)
+            if self.use_bias:
+                self.bias.grad += g.sum(axis=1)
+            if grad_in is None:
+                continue
+            dcols = bufs.dcols
+            np.matmul(weight.T, g, out=dcols.reshape(taps, positions))
+            n = at.stop - at.start
+            if runs is not None:  # (C, n, prod(spatial)) and (C, *kernel, n, prod(out)), views
+                dx_c = grad_in[at].reshape(n, self.in_channels, -1).transpose(1, 0, 2)
+                dcols_f = dcols.reshape(*dcols.shape[:-2], -1)
+                steps = [(run.x, dcols_f[run.cols], run.gaps) for run in runs]
+            else:  # (C, n, *spatial), a view
+                dx_c = self._swap(grad_in[at])
+                steps = [(at_x, dcols[at_cols], ()) for at_cols, at_x in plan]
+            for i, (at_x, source, gaps) in enumerate(steps):
+                for gap in gaps:  # what a run passes on padding goes nowhere
+                    dcols[gap] = 0.0
+                view = dx_c[at_x]
+                if i == 0 and first is not None:
+                    np.copyto(view, source)
+                else:
+                    np.add(view, source, out=view)
+        return grad_in
+
+    def backward(self, grad_out: FloatArray) -> FloatArray:
+        grad_in = self._backward(grad_out, input_gradient=True)
+        assert grad_in is not None
         return grad_in
 
     def backward_parameters(self, grad_out: FloatArray) -> None:
         """``dL/dW`` and ``dL/db`` only: skips the ``dcols`` GEMM and col2im of :meth:`backward`."""
-        self._parameter_gradients(grad_out)
+        self._backward(grad_out, input_gradient=False)
 
     # -- structure -----------------------------------------------------------------
 

@@ -96,8 +96,12 @@ def _reduce_kernel(view: FloatArray, nd: int, ufunc: np.ufunc) -> FloatArray:
     for i, axis in enumerate(_kernel_axes(nd)):
         at = axis - i  # each fold removes one axis before this one
         every: list[int | slice] = [slice(None)] * at
-        out: FloatArray = np.array(acc[tuple([*every, 0])])
-        for j in range(1, acc.shape[at]):
+        first = acc[tuple([*every, 0])]
+        if acc.shape[at] == 1:
+            acc = np.array(first)
+            continue
+        out: FloatArray = ufunc(first, acc[tuple([*every, 1])])
+        for j in range(2, acc.shape[at]):
             ufunc(out, acc[tuple([*every, j])], out=out)
         acc = out
     return acc
@@ -261,27 +265,32 @@ class _MaxPoolNd(_PoolNd):
         return _from_pool_major(y_t, batch, channels)
 
     def _tiled_forward(self, x: FloatArray) -> FloatArray:
-        """Max over each block; the winners as one mask over the blocks (see ``_PoolNd._tiled``)."""
+        """Max over each block; the winners as one mask per offset (see ``_PoolNd._tiled``)."""
         nd = self.n_spatial
         blocks = _blocks(x, self.kernel_size, self._out_spatial(x.shape[2:]))
         y = _reduce_kernel(blocks, nd, np.maximum)  # NaN propagates, as in torch
-        won = blocks == self._expand(y)
-        # Keep the first winner of each block only (row-major, torch's rule for ties).
-        offsets = _offsets(won, nd)
-        seen = np.array(offsets[0])
-        for later in offsets[1:]:
-            np.greater(later, seen, out=later)  # won and not seen before
-            np.logical_or(seen, later, out=seen)
-        self._winners = [won]
+        # One mask per offset, each compared through a strided view of the input (a
+        # compare over the blocks would broadcast over 2 + 2 * nd axes, several times
+        # slower); keep the first winner of each block only (row-major, torch's rule).
+        offsets = _offsets(blocks, nd)
+        winners = [offsets[0] == y]
+        seen = winners[0].copy()
+        for view in offsets[1:]:
+            won = view == y
+            np.greater(won, seen, out=won)  # won and not seen before
+            np.logical_or(seen, won, out=seen)
+            winners.append(won)
+        self._winners = winners
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         shape, winners = self._in_shape, self._winners
         if shape is None or winners is None:
             raise self._not_run_yet()
-        if self._tiled(shape):  # one mask over the blocks: dL/dx = g at the winner, 0 elsewhere
+        if self._tiled(shape):  # per offset: dL/dx = g at the winners, 0 elsewhere
             grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
-            np.multiply(winners[0], self._expand(grad_out), out=blocks)
+            for view, won in zip(_offsets(blocks, self.n_spatial), winners, strict=True):
+                np.multiply(grad_out, won, out=view)
             return grad_in
         batch, channels, *spatial = shape
         g_t = _to_pool_major(grad_out)
