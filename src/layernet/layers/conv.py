@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -32,6 +33,10 @@ every extra call waits for the BLAS threads to be scheduled. Cache-sized
 chunks (about 1 MiB) ran the `cifar` step 15% faster with one BLAS thread,
 but several times slower with two threads next to another busy process.
 """
+
+
+_CLAIM = threading.Lock()
+"""Held while a forward takes a layer's workspace out of it (see ``_ConvNd._workspace``)."""
 
 
 class _Buffers(NamedTuple):
@@ -234,12 +239,12 @@ class _ConvNd(SlidingWindow):
         :meth:`_runs`). ``cols`` is zeroed only when allocated: im2col writes
         the same entries every time, so those that stand for padding stay zero.
 
-        The claim takes the workspace out of the layer (one ``dict.pop``, atomic
-        under the GIL), so two threads running forward on one layer never share
-        buffers; forward puts it back as the cache that backward reads
-        (``clear_cache`` drops it).
+        The claim takes the workspace out of the layer (under a lock), so two
+        threads running forward on one layer never share buffers; forward puts
+        it back as the cache that backward reads (``clear_cache`` drops it).
         """
-        work: _Workspace | None = vars(self).pop("_work", None)
+        with _CLAIM:
+            work, self._work = self._work, None
         if work is not None and work.shape == shape:
             return work
         out = tuple(int(n) for n in self.geometry.output(shape[2:]) if n is not None)
@@ -342,7 +347,7 @@ class _ConvNd(SlidingWindow):
 
     def _backward(self, grad_out: FloatArray, *, input_gradient: bool) -> FloatArray | None:
         """Write ``dL/dW`` and ``dL/db``, chunk by chunk; return ``dL/dx`` if asked."""
-        work: _Workspace | None = vars(self).get("_work")
+        work = self._work
         if work is None or work.x is None:
             raise self._not_run_yet()
         c_out = self.out_channels
