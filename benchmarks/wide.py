@@ -57,8 +57,9 @@ def run(quick: bool = False) -> WorkloadResult:
         notes=notes,
     )
     targets = [
-        judge("layernet / pure GEMM", result.ratio("layernet"), "<= 1.10"),
-        judge("layernet fit() / pure GEMM", result.ratio("layernet fit()"), "<= 1.10"),
+        judge("layernet / pure GEMM", result.ratio("layernet"), "<= 1.05"),
+        judge("layernet fit() / pure GEMM", result.ratio("layernet fit()"), "<= 1.05"),
+        judge("layernet / PyTorch", result.ratio("layernet", "PyTorch"), "<= 1.0"),
     ]
     mem = measure_memory(n)
     if mem is not None:
