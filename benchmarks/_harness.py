@@ -243,7 +243,7 @@ def markdown(results: list[WorkloadResult], info: dict[str, Any]) -> str:
         for row in res.rows:
             extra_keys += [k for k in row.extra if k not in extra_keys]
         header = ["implementation", res.unit, f"ratio to {res.reference}", *extra_keys]
-        out.append("| " + " | ".join(header) + " |")
+        out.append("| " + " | ".join(h.replace("|", "\\|") for h in header) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
         for row in res.rows:
             ratio = res.ratio(row.name)
