@@ -25,8 +25,8 @@ class _Relayout(Layer):
     follows_input_dtype: ClassVar[bool] = True
     cache_attributes: ClassVar[tuple[str, ...]] = ("_in_shape",)
     tree_attributes: ClassVar[tuple[str, ...] | None] = ()
-    sample_shape: tuple[int, ...]
-    """The per-sample output shape for ``ndarray.reshape`` (one ``-1`` allowed)."""
+    shape: tuple[int, ...]
+    """The per-sample output shape, as ``ndarray.reshape`` takes it (one ``-1`` allowed)."""
 
     def __init__(self) -> None:
         self._in_shape: tuple[int, ...] | None = None
@@ -38,7 +38,7 @@ class _Relayout(Layer):
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
         self._in_shape = x.shape
-        return x.reshape(x.shape[0], *self.sample_shape)
+        return x.reshape(x.shape[0], *self.shape)
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         shape = self._in_shape
@@ -59,7 +59,7 @@ class Flatten(_Relayout):
     to the input's shape.
     """
 
-    sample_shape = (-1,)
+    shape = (-1,)
 
     def output_shape(self, input_shape: Shape | None) -> Shape | None:
         if input_shape is None:
@@ -89,13 +89,9 @@ class Reshape(_Relayout):
     to the input's shape.
     """
 
-    shape: tuple[int, ...]
-
     def __init__(self, shape: Sequence[int] | IntArray) -> None:
         super().__init__()
-        self.shape = self.sample_shape = _int_tuple(
-            shape, "Reshape", "shape", "a sequence of ints such as (4, -1)"
-        )
+        self.shape = _int_tuple(shape, "Reshape", "shape", "a sequence of ints such as (4, -1)")
         name = f"Reshape({self.shape})"
         if not self.shape:
             raise ValueError(f"{name}: shape must have at least one axis")
