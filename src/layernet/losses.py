@@ -173,6 +173,10 @@ class _DifferenceLoss(Loss):
     def forward(self, pred: FloatArray, target: ArrayLike) -> float:
         diff = pred - _as_target(self, pred, target)
         self._diff = diff
+        return self._mean(diff)
+
+    def _mean(self, diff: FloatArray) -> float:
+        """``mean(l(d))``."""
         return float(self._terms(diff).sum()) / diff.size
 
     def backward(self) -> FloatArray:
@@ -197,10 +201,7 @@ class MSELoss(_DifferenceLoss):
     Backward: ``dL/dpred = 2 * (pred - target) / N`` with ``N = pred.size``.
     """
 
-    def forward(self, pred: FloatArray, target: ArrayLike) -> float:
-        t = np.asarray(target, dtype=pred.dtype)
-        diff = pred - (t if t.shape == pred.shape and t.size else match_shapes(self, pred, t))
-        self._diff = diff
+    def _mean(self, diff: FloatArray) -> float:
         # vdot: the flattened arrays' dot, bit for bit np.dot's, but without dot's overflow
         # warning (an overflow is inf, which the callers report), so without np.errstate,
         # which costs more than the rest of a one-sample step's loss
@@ -230,7 +231,8 @@ def _check_unit_interval(loss: Loss, name: str, values: FloatArray, fix: str) ->
 
 def _as_target(loss: Loss, pred: FloatArray, target: ArrayLike) -> FloatArray:
     """The fast-path conversion: ``target`` as ``pred``'s dtype and shape."""
-    return match_shapes(loss, pred, np.asarray(target, dtype=pred.dtype))
+    t = np.asarray(target, dtype=pred.dtype)
+    return t if t.shape == pred.shape and t.size else match_shapes(loss, pred, t)
 
 
 class L1Loss(_DifferenceLoss):
