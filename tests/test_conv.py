@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import layernet
+from conftest import FakeBlas
 from layernet import Conv1d, Conv2d
 from layernet.layers.spec import InputSpec
 
@@ -432,14 +433,23 @@ CHUNKED = [
 ]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(("cls", "kwargs", "shape"), CHUNKED)
 def test_a_batch_in_chunks_computes_what_one_chunk_does(
     cls: type[Conv1d] | type[Conv2d],
     kwargs: dict[str, Any],
     shape: tuple[int, ...],
+    threads: int,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
-    """Large images go through im2col a few at a time; 2, 2 and 1 images here."""
+    """Large images go through im2col a few at a time; 2, 2 and 1 images here.
+
+    With two threads the chunks are shared out between them (the BLAS
+    thread count is a stand-in, see conftest.py).
+    """
+    if threads == 2:
+        request.getfixturevalue("blas")
     options = {"kernel_size": 3, **kwargs}
     whole, chunked = cls(3, 4, rng=0, **options), cls(3, 4, rng=0, **options)
     rng = np.random.default_rng(1)
@@ -459,6 +469,30 @@ def test_a_batch_in_chunks_computes_what_one_chunk_does(
     chunked.forward(x, training=True)
     chunked.backward_parameters(g)
     np.testing.assert_allclose(chunked.weight.grad, whole.weight.grad, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "shape"), CHUNKED)
+def test_the_result_does_not_depend_on_the_threads(
+    cls: type[Conv1d] | type[Conv2d],
+    kwargs: dict[str, Any],
+    shape: tuple[int, ...],
+    blas: FakeBlas,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bit for bit: each chunk's share of dL/dW is summed in chunk order, whoever ran it."""
+    monkeypatch.setattr("layernet.layers.conv._CHUNK_BYTES", 1)  # one image per chunk
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=shape)
+    results = []
+    for threads in (1, 2, 2):
+        blas.threads = threads
+        layer = cls(3, 4, rng=0, **{"kernel_size": 3, **kwargs})
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.cos(y))
+        results.append((y, dx, layer.weight.grad.copy(), layer.bias.grad.copy()))
+    for other in results[1:]:
+        for got, want in zip(other, results[0], strict=True):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_threads_forwarding_through_one_layer_never_share_its_buffers(

@@ -9,11 +9,21 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from .._threads import parallel_for
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
 from ..parameter import Parameter
-from ._windows import Geometry, Index, SlidingWindow, as_tuple, offset_plan, plain, show
+from ._windows import (
+    Geometry,
+    Index,
+    Offset,
+    SlidingWindow,
+    as_tuple,
+    offset_plan,
+    plain,
+    show,
+)
 from .registry import register
 from .spec import InputSpec
 
@@ -24,14 +34,13 @@ PaddingLike = int | Sequence[int] | str
 """Zero padding: an int, one int per axis, ``"same"`` (stride 1 only) or ``"valid"`` (none)."""
 
 
-_CHUNK_BYTES = 1 << 27
+_CHUNK_BYTES = 1 << 21
 """The most bytes of im2col one chunk of the batch fills (see ``_ConvNd._workspace``).
 
-Large enough that a CIFAR-sized batch is one chunk: each chunk is one GEMM
-per product, and with multithreaded BLAS on a CPU shared with other work
-every extra call waits for the BLAS threads to be scheduled. Cache-sized
-chunks (about 1 MiB) ran the `cifar` step 15% faster with one BLAS thread,
-but several times slower with two threads next to another busy process.
+Small enough that a chunk's im2col is still in cache when its GEMM reads it:
+on a 2-core AMD EPYC the `cifar` step's convolutions ran about twice as fast
+in chunks of 1-2 MiB as in one GEMM over the whole batch, whose im2col (75 MB
+for a 32-channel layer on 64 CIFAR images) went out to memory and back.
 """
 
 
@@ -39,46 +48,155 @@ _CLAIM = threading.Lock()
 """Held while a forward takes a layer's workspace out of it (see ``_ConvNd._workspace``)."""
 
 
-class _Buffers(NamedTuple):
-    """One chunk's buffers, channels before batch: ``chunk`` images of the batch at a time."""
+class _Run(NamedTuple):
+    """One kernel offset of im2col as one run over each whole image (see ``_runs``)."""
+
+    cols: Index
+    """Into ``cols`` seen as ``(C, *kernel, chunk, prod(out))``."""
+    x: Index
+    """Into the source seen as ``(C, chunk, prod(spatial))``."""
+    gaps: tuple[Index, ...]
+    """Into ``cols`` (``(C, *kernel, chunk, *out)``): entries the run passes that are padding."""
+
+
+class _Fill(NamedTuple):
+    """im2col for one geometry and input size: ``(C, *kernel, n, *out)`` from ``(C, n, *in)``."""
+
+    plan: list[tuple[Index, Index]]
+    """Per kernel offset: the index into ``cols`` and the index into the source."""
+    runs: list[_Run] | None
+    """The same copies as one run per offset and image, where the geometry allows."""
+    out: tuple[int, ...]
+    """The spatial sizes of ``cols``."""
+
+    def __call__(self, cols: FloatArray, source: FloatArray) -> None:
+        """Fill ``cols`` from ``source``; entries that stand for padding must be zero already."""
+        if self.runs is None:
+            for at_cols, at_source in self.plan:
+                np.copyto(cols[at_cols], source[at_source])
+            return
+        cols_f = cols.reshape(*cols.shape[: -len(self.out)], -1)
+        source_f = source.reshape(*source.shape[:2], -1)
+        for run in self.runs:
+            np.copyto(cols_f[run.cols], source_f[run.x])
+            for gap in run.gaps:
+                cols[gap] = 0.0
+
+
+def _make_fill(geometry: Geometry, spatial: tuple[int, ...]) -> _Fill:
+    """The im2col of a source of ``spatial`` size under ``geometry``."""
+    out = tuple(int(n) for n in geometry.output(spatial) if n is not None)
+    every: Index = (slice(None),)
+    offsets = offset_plan(spatial, geometry)
+    plan = [(every + offset + every + dst, every + every + src) for offset, src, dst in offsets]
+    return _Fill(plan, _runs(offsets, spatial, geometry, out), out)
+
+
+def _runs(
+    offsets: list[Offset], spatial: tuple[int, ...], geometry: Geometry, out: tuple[int, ...]
+) -> list[_Run] | None:
+    """The plan as one run of each image per kernel offset, where the geometry allows.
+
+    With stride 1 and rows as long in the output as in the input (``W_out
+    = W``, as with ``padding="same"``), input ``(i + a, j + b)`` lands on
+    output ``(i, j)`` for every position of an offset, a constant shift of
+    ``a W + b`` in the flattened image: one contiguous run per image and
+    channel instead of one short row each. Where the run crosses from one
+    row to the next it passes ``|b|`` entries that stand for padding
+    (``gaps``): im2col zeroes them after the copy, col2im before the add.
+    ``None`` for any other geometry (and for 1-d, whose rows are already whole).
+    """
+    if len(spatial) != 2 or any(s != 1 for s in geometry.stride) or out[1] != spatial[1]:
+        return None
+    width = spatial[1]
+    every: Index = (slice(None),)
+    runs = []
+    for offset, src, dst in offsets:
+        (rows, columns), (src_rows, src_columns) = dst, src
+        top, bottom, left, right = rows.start, rows.stop, columns.start, columns.stop
+        shift = (src_rows.start - top) * width + src_columns.start - left
+        first, last = top * width + left, (bottom - 1) * width + right
+        at_cols = every + offset + every
+        gaps = []
+        if bottom - top > 1 and right < width:  # the ends of every row but the last
+            gaps.append((*at_cols, slice(top, bottom - 1), slice(right, width)))
+        if bottom - top > 1 and left > 0:  # the starts of every row but the first
+            gaps.append((*at_cols, slice(top + 1, bottom), slice(0, left)))
+        runs.append(
+            _Run(
+                (*at_cols, slice(first, last)),
+                (*every, *every, slice(first + shift, last + shift)),
+                tuple(gaps),
+            )
+        )
+    return runs
+
+
+def _transposed(geometry: Geometry) -> Geometry | None:
+    """The geometry whose convolution of ``dL/dy`` with the flipped kernel gives ``dL/dx``.
+
+    With stride 1, ``y[i] = sum_p W[p] x[i + p d - lo]``, so
+    ``dL/dx[j] = sum_p W[p] G[j - p d + lo] = sum_q W[k-1-q] G[j + q d - lo']``
+    with ``q = k - 1 - p`` and ``lo' = d (k - 1) - lo`` (and ``hi'`` alike):
+    a stride-1 convolution again, which needs ``lo, hi <= d (k - 1)``.
+    ``None`` where that does not hold (any stride above 1, padding wider than
+    the kernel's span): col2im instead.
+    """
+    spans = [d * (k - 1) for k, d in zip(geometry.kernel, geometry.dilation, strict=True)]
+    wide = any(
+        p > span
+        for pads in (geometry.pad_lo, geometry.pad_hi)
+        for p, span in zip(pads, spans, strict=True)
+    )
+    if wide or any(s != 1 for s in geometry.stride):
+        return None
+    return Geometry(
+        geometry.kernel,
+        geometry.stride,
+        geometry.dilation,
+        tuple(span - p for span, p in zip(spans, geometry.pad_lo, strict=True)),
+        tuple(span - p for span, p in zip(spans, geometry.pad_hi, strict=True)),
+    )
+
+
+class _Forward(NamedTuple):
+    """One thread's forward buffers for chunks of one length, channels before batch."""
 
     cols: FloatArray
     """``(C_in, *kernel, chunk, *out)``: im2col of the chunk's input."""
-    dcols: FloatArray
-    """Like ``cols``: ``dL/dcols`` in backward."""
     y_t: FloatArray
     """``(C_out, chunk, *out)``: the GEMM's output, before the bias and the swap of the axes."""
+
+
+class _Backward(NamedTuple):
+    """One thread's backward buffers for chunks of one length."""
+
     grad_t: FloatArray
-    """Like ``y_t``: ``dL/dy`` in backward."""
-
-
-class _Run(NamedTuple):
-    """One kernel offset of im2col as one run over each whole image (see ``_ConvNd._runs``)."""
-
-    cols: Index
-    """Into ``cols`` seen as ``(C_in, *kernel, chunk, prod(out))``."""
-    x: Index
-    """Into the input seen as ``(C_in, chunk, prod(spatial))``."""
-    gaps: tuple[Index, ...]
-    """Into ``cols`` (``(C_in, *kernel, chunk, *out)``): entries the run passes that are padding."""
+    """``(C_out, chunk, *out)``: ``dL/dy``, channels first."""
+    back: FloatArray
+    """im2col of ``grad_t`` ``(C_out, *kernel, chunk, *in)``, or for col2im ``dL/dcols``."""
+    dx_t: FloatArray | None
+    """``(C_in, chunk, *in)``: ``dL/dx`` channels first (``None`` for col2im)."""
 
 
 @dataclass(eq=False)
 class _Workspace:
-    """What a batch of one shape needs: its chunks, their buffers, and the input (for backward)."""
+    """What a batch of one shape needs: its chunks, their fills and buffers, and the input."""
 
     shape: tuple[int, ...]
     """The input batch shape it was made for."""
-    out: tuple[int, ...]
-    """The output's spatial sizes."""
     chunks: list[slice]
-    """The batch cut into runs of ``chunk`` images (the last one may be shorter)."""
-    runs: list[_Run] | None
-    """im2col as one run per offset and image where the geometry allows (else ``None``)."""
-    buffers: dict[int, _Buffers]
-    """The buffers per chunk length (at most two lengths)."""
-    held: dict[int, int]
-    """Per chunk length, the first image of the chunk whose im2col its ``cols`` holds now."""
+    """The batch cut into runs of equally many images (the last one may be shorter)."""
+    fill_x: _Fill
+    """im2col of the input."""
+    fill_g: _Fill | None
+    """im2col of ``dL/dy`` for ``dL/dx`` as a convolution (stride 1), else ``None``: col2im."""
+    forward: dict[tuple[int, int], _Forward]
+    """Per (thread, chunk length): forward buffers."""
+    backward: dict[tuple[int, int], _Backward]
+    """Per (thread, chunk length): backward buffers, made at the first backward."""
+    held: dict[tuple[int, int], int]
+    """Per (thread, chunk length): the first image of the chunk whose im2col ``cols`` holds."""
     x: FloatArray | None = None
     """The input of the forward that used it last: backward redoes im2col from it."""
 
@@ -122,7 +240,12 @@ class _ConvNd(SlidingWindow):
     - ``dL/dcols = W2.T @ G`` (one GEMM), and ``dL/dx`` is col2im of it: every
       input element receives the sum of the ``dcols`` entries it was copied
       into (one vectorised add per kernel offset; entries that came from
-      padding are dropped).
+      padding are dropped). With stride 1 the same sum is a convolution of
+      ``G`` with the flipped kernel (:func:`_transposed`), computed like the
+      forward: im2col of ``G``, one GEMM.
+
+    All of it runs over chunks of whole images, spread over threads (see
+    :meth:`_workspace`).
     """
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_work",)
@@ -214,29 +337,29 @@ class _ConvNd(SlidingWindow):
 
     def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
         """Per kernel offset: the index into ``cols``, and into the input as ``(C, batch, ...)``."""
-        every: Index = (slice(None),)
-        return [
-            (every + offset + every + dst, every + every + src)
-            for offset, src, dst in offset_plan(spatial, self.geometry)
-        ]
+        return _make_fill(self.geometry, spatial).plan
 
     def _workspace(self, shape: tuple[int, ...]) -> _Workspace:
         """Claim the workspace for a batch of ``shape``: last forward's if the shape is the same.
 
-        The batch is cut into chunks of whole images, as many as fill at most
-        ``_CHUNK_BYTES`` of im2col (one image at least), and forward and
-        backward run im2col, the GEMMs and col2im one chunk at a time, so the
-        buffers are bounded whatever the batch. With more than one chunk,
-        backward redoes each chunk's im2col from the input rather than keeping
-        a whole batch's (9 times the input for a 3x3 kernel); the chunk still
-        in its buffer is not redone, so a batch in one chunk never is.
+        The batch is cut into equal chunks of whole images, as few as keep
+        each chunk's im2col within ``_CHUNK_BYTES`` (one image at least; the
+        im2col of ``dL/dy`` in backward is ``C_out / C_in`` times as large).
+        Forward and backward run im2col, the GEMMs and the copies back one
+        chunk at a time, the chunks spread over threads by
+        :func:`~layernet._threads.parallel_for`, each thread with buffers of
+        its own; backward redoes each chunk's im2col from the input (from
+        cache: cheaper than keeping a whole batch's, 9 times the input for a
+        3x3 kernel), but for a chunk still in its thread's buffer. How the
+        batch is cut depends on the shapes alone, never on the threads, so
+        results are the same from run to run.
 
         Inside, channels come before the batch: ``cols`` is ``(C_in, *kernel,
         chunk, *out)``, so a chunk is one GEMM whose result ``(C_out, chunk,
         *out)`` turns into ``(chunk, C_out, *out)`` by moving blocks of
         ``prod(out)`` contiguous numbers (never element by element), and every
         copy in im2col and col2im moves rows of the image (whole images, see
-        :meth:`_runs`). ``cols`` is zeroed only when allocated: im2col writes
+        :func:`_runs`). ``cols`` is zeroed only when allocated: im2col writes
         the same entries every time, so those that stand for padding stay zero.
 
         The claim takes the workspace out of the layer (under a lock), so two
@@ -247,73 +370,30 @@ class _ConvNd(SlidingWindow):
             work, self._work = self._work, None
         if work is not None and work.shape == shape:
             return work
-        out = tuple(int(n) for n in self.geometry.output(shape[2:]) if n is not None)
+        spatial = shape[2:]
+        fill_x = _make_fill(self.geometry, spatial)
+        transposed = _transposed(self.geometry)
+        fill_g = None if transposed is None else _make_fill(transposed, fill_x.out)
+        per_image = self.weight.value[0].size * int(np.prod(fill_x.out)) * self.dtype.itemsize
         batch = shape[0]
-        per_image = self.weight.value[0].size * int(np.prod(out)) * self.dtype.itemsize
-        chunk = max(1, min(batch, _CHUNK_BYTES // max(per_image, 1)))
-        chunks = [slice(i, min(i + chunk, batch)) for i in range(0, batch, chunk)]
-        return _Workspace(shape, out, chunks, self._runs(shape[2:], out), {}, {})
+        count = max(1, -(-batch // max(1, _CHUNK_BYTES // max(per_image, 1))))
+        size = max(1, -(-batch // count))
+        chunks = [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
+        return _Workspace(shape, chunks, fill_x, fill_g, {}, {}, {})
 
-    def _runs(self, spatial: tuple[int, ...], out: tuple[int, ...]) -> list[_Run] | None:
-        """The plan as one run of each image per kernel offset, where the geometry allows.
-
-        With stride 1 and rows as long in the output as in the input (``W_out
-        = W``, as with ``padding="same"``), input ``(i + a, j + b)`` lands on
-        output ``(i, j)`` for every position of an offset, a constant shift of
-        ``a W + b`` in the flattened image: one contiguous run per image and
-        channel instead of one short row each. Where the run crosses from one
-        row to the next it passes ``|b|`` entries that stand for padding
-        (``gaps``): im2col zeroes them after the copy, col2im before the add.
-        ``None`` for any other geometry (and for ``Conv1d``, whose rows are
-        already whole).
-        """
-        if len(spatial) != 2 or any(s != 1 for s in self.stride) or out[1] != spatial[1]:
-            return None
-        width = spatial[1]
-        every: Index = (slice(None),)
-        runs = []
-        for offset, src, dst in offset_plan(spatial, self.geometry):
-            (rows, columns), (src_rows, src_columns) = dst, src
-            top, bottom, left, right = rows.start, rows.stop, columns.start, columns.stop
-            shift = (src_rows.start - top) * width + src_columns.start - left
-            first, last = top * width + left, (bottom - 1) * width + right
-            at_cols = every + offset + every
-            gaps = []
-            if bottom - top > 1 and right < width:  # the ends of every row but the last
-                gaps.append((*at_cols, slice(top, bottom - 1), slice(right, width)))
-            if bottom - top > 1 and left > 0:  # the starts of every row but the first
-                gaps.append((*at_cols, slice(top + 1, bottom), slice(0, left)))
-            runs.append(
-                _Run(
-                    (*at_cols, slice(first, last)),
-                    (*every, *every, slice(first + shift, last + shift)),
-                    tuple(gaps),
-                )
-            )
-        return runs
-
-    def _im2col(self, work: _Workspace, x: FloatArray, at: slice) -> _Buffers:
-        """The buffers for images ``at`` of the batch, their ``cols`` filled from ``x[at]``."""
+    def _im2col(self, work: _Workspace, worker: int, x: FloatArray, at: slice) -> _Forward:
+        """Thread ``worker``'s buffers for images ``at`` of ``x``, their ``cols`` filled."""
         n = at.stop - at.start
-        bufs = work.buffers.get(n)
+        key = (worker, n)
+        bufs = work.forward.get(key)
         if bufs is None:
-            cols = np.zeros((self.in_channels, *self.kernel_size, n, *work.out), dtype=self.dtype)
-            y_t = np.empty((self.out_channels, n, *work.out), dtype=self.dtype)
-            bufs = work.buffers[n] = _Buffers(cols, np.empty_like(cols), y_t, np.empty_like(y_t))
-        if work.held.get(n) != at.start:
-            cols = bufs.cols
-            if work.runs is not None:
-                cols_f = cols.reshape(*cols.shape[:-2], -1)
-                x_f = x[at].reshape(n, self.in_channels, -1).transpose(1, 0, 2)
-                for run in work.runs:
-                    np.copyto(cols_f[run.cols], x_f[run.x])
-                    for gap in run.gaps:
-                        cols[gap] = 0.0
-            else:
-                x_c = self._swap(x[at])  # (C, n, *spatial), a view
-                for at_cols, at_x in self._plan(work.shape[2:]):  # cols[c, *offset, n, *out]
-                    np.copyto(cols[at_cols], x_c[at_x])
-            work.held[n] = at.start
+            out = work.fill_x.out
+            cols = np.zeros((self.in_channels, *self.kernel_size, n, *out), dtype=self.dtype)
+            y_t = np.empty((self.out_channels, n, *out), dtype=self.dtype)
+            bufs = work.forward[key] = _Forward(cols, y_t)
+        if work.held.get(key) != at.start:
+            work.fill_x(bufs.cols, self._swap(x[at]))
+            work.held[key] = at.start
         return bufs
 
     def _swap(self, a: FloatArray) -> FloatArray:
@@ -328,9 +408,11 @@ class _ConvNd(SlidingWindow):
         c_out = self.out_channels
         weight = self.weight.value.reshape(c_out, -1)
         bias = self.bias.value.reshape(c_out, *(1,) * self.n_spatial)
-        y = np.empty((x.shape[0], c_out, *work.out), dtype=self.dtype)
-        for at in work.chunks:
-            bufs = self._im2col(work, x, at)
+        y = np.empty((x.shape[0], c_out, *work.fill_x.out), dtype=self.dtype)
+
+        def chunk(worker: int, i: int) -> None:
+            at = work.chunks[i]
+            bufs = self._im2col(work, worker, x, at)
             y_t = bufs.y_t
             positions = y_t[0].size
             np.matmul(
@@ -342,69 +424,113 @@ class _ConvNd(SlidingWindow):
                 np.add(self._swap(y_t), bias, out=y[at])
             else:
                 np.copyto(y[at], self._swap(y_t))
+
+        parallel_for(len(work.chunks), chunk)
         self._work = work
         return y
 
+    def _backward_buffers(self, work: _Workspace, worker: int, n: int) -> _Backward:
+        key = (worker, n)
+        bufs = work.backward.get(key)
+        if bufs is None:
+            c_in, c_out, kernel = self.in_channels, self.out_channels, self.kernel_size
+            grad_t = np.empty((c_out, n, *work.fill_x.out), dtype=self.dtype)
+            if work.fill_g is None:
+                back = np.empty((c_in, *kernel, n, *work.fill_x.out), dtype=self.dtype)
+                bufs = _Backward(grad_t, back, None)
+            else:
+                spatial = work.shape[2:]
+                back = np.zeros((c_out, *kernel, n, *spatial), dtype=self.dtype)
+                bufs = _Backward(grad_t, back, np.empty((c_in, n, *spatial), dtype=self.dtype))
+            work.backward[key] = bufs
+        return bufs
+
     def _backward(self, grad_out: FloatArray, *, input_gradient: bool) -> FloatArray | None:
-        """Write ``dL/dW`` and ``dL/db``, chunk by chunk; return ``dL/dx`` if asked."""
+        """Write ``dL/dW`` and ``dL/db``, chunk by chunk; return ``dL/dx`` if asked.
+
+        Each chunk's share of ``dL/dW`` and ``dL/db`` goes to a slot of its
+        own, summed in chunk order at the end, so the result does not depend
+        on which thread ran which chunk. ``dL/dx`` is the convolution of
+        ``dL/dy`` with the flipped kernel (see :func:`_transposed`), or for
+        strides above 1 col2im of ``W2.T @ G``.
+        """
         work = self._work
         if work is None or work.x is None:
             raise self._not_run_yet()
-        c_out = self.out_channels
+        x = work.x
+        c_in, c_out = self.in_channels, self.out_channels
         weight = self.weight.value.reshape(c_out, -1)
         taps = weight.shape[1]
-        grad_w = self.weight.grad.reshape(c_out, taps)
-        grad_w[...] = 0.0
-        if self.use_bias:
-            self.bias.grad[...] = 0.0
-        spatial = work.shape[2:]
-        plan = self._plan(spatial)
-        # col2im: add each dcols entry back where it came from. An offset that reads
-        # every input position (the centre of a "same" kernel) is copied first, so
-        # dL/dx needs no zeroing and one pass fewer.
-        first = next((i for i, (_, at_x) in enumerate(plan) if _reads_all(at_x, spatial)), None)
-        runs = work.runs
-        grad_in = None
+        chunks = work.chunks
+        # dW = G @ cols.T = (cols @ G.T).T, a product over the long axis (chunk *
+        # positions). OpenBLAS runs it several times faster (up to 10x measured)
+        # when the result's longer side is its rows: C_out x taps or taps x C_out.
+        tall = taps > c_out
+        part_w = np.empty((len(chunks), *((taps, c_out) if tall else (c_out, taps))), self.dtype)
+        part_b = np.empty((len(chunks), c_out), self.dtype)
+        grad_in = flipped = None
         if input_gradient:
-            grad_in = (np.zeros if first is None else np.empty)(work.shape, dtype=self.dtype)
-            if first is not None:
-                plan = [plan[first], *plan[:first], *plan[first + 1 :]]
-                if runs is not None:  # the same offsets in the same order
-                    runs = [runs[first], *runs[:first], *runs[first + 1 :]]
-        held = work.held
-        for at in sorted(work.chunks, key=lambda at: held.get(at.stop - at.start) != at.start):
-            bufs = self._im2col(work, work.x, at)  # a chunk still held first: no im2col
+            grad_in = np.empty(work.shape, dtype=self.dtype)
+            if work.fill_g is not None:  # W'[c, o, *q] = W[o, c, *(k - 1 - q)]: (C_in, C_out * K)
+                axes = tuple(range(2, 2 + self.n_spatial))
+                flipped = np.flip(self.weight.value, axes).swapaxes(0, 1).reshape(c_in, -1)
+
+        def chunk(worker: int, i: int) -> None:
+            at = chunks[i]
+            cols = self._im2col(work, worker, x, at).cols
+            bufs = self._backward_buffers(work, worker, at.stop - at.start)
             np.copyto(bufs.grad_t, self._swap(grad_out[at]))  # (C_out, n, *out)
             positions = bufs.grad_t[0].size
             g = bufs.grad_t.reshape(c_out, positions)
-            cols = bufs.cols.reshape(taps, positions)
-            # dW = G @ cols.T = (cols @ G.T).T, a product over the long axis (chunk *
-            # positions). OpenBLAS runs it several times faster (up to 10x measured)
-            # when the result's longer side is its rows: C_out x taps or taps x C_out.
-            grad_w += np.matmul(cols, g.T).T if taps > c_out else np.matmul(g, cols.T)
+            cols_2d = cols.reshape(taps, positions)
+            if tall:
+                np.matmul(cols_2d, g.T, out=part_w[i])
+            else:
+                np.matmul(g, cols_2d.T, out=part_w[i])
             if self.use_bias:
-                self.bias.grad += g.sum(axis=1)
+                np.sum(g, axis=1, out=part_b[i])
             if grad_in is None:
-                continue
-            dcols = bufs.dcols
-            np.matmul(weight.T, g, out=dcols.reshape(taps, positions))
-            n = at.stop - at.start
-            if runs is not None:  # (C, n, prod(spatial)) and (C, *kernel, n, prod(out)), views
-                dx_c = grad_in[at].reshape(n, self.in_channels, -1).transpose(1, 0, 2)
-                dcols_f = dcols.reshape(*dcols.shape[:-2], -1)
-                steps = [(run.x, dcols_f[run.cols], run.gaps) for run in runs]
-            else:  # (C, n, *spatial), a view
-                dx_c = self._swap(grad_in[at])
-                steps = [(at_x, dcols[at_cols], ()) for at_cols, at_x in plan]
-            for i, (at_x, source, gaps) in enumerate(steps):
-                for gap in gaps:  # what a run passes on padding goes nowhere
-                    dcols[gap] = 0.0
-                view = dx_c[at_x]
-                if i == 0 and first is not None:
-                    np.copyto(view, source)
-                else:
-                    np.add(view, source, out=view)
+                return
+            if flipped is not None and bufs.dx_t is not None and work.fill_g is not None:
+                work.fill_g(bufs.back, bufs.grad_t)
+                dx_t = bufs.dx_t.reshape(c_in, -1)
+                np.matmul(flipped, bufs.back.reshape(flipped.shape[1], -1), out=dx_t)
+                np.copyto(grad_in[at], self._swap(bufs.dx_t))
+            else:
+                np.matmul(weight.T, g, out=bufs.back.reshape(taps, positions))
+                self._col2im(work, bufs.back, grad_in[at])
+
+        parallel_for(len(chunks), chunk)
+        grad_w = self.weight.grad.reshape(c_out, taps)
+        if tall:
+            np.copyto(grad_w, part_w.sum(axis=0).T)
+        else:
+            np.sum(part_w, axis=0, out=grad_w)
+        if self.use_bias:
+            np.sum(part_b, axis=0, out=self.bias.grad)
         return grad_in
+
+    def _col2im(self, work: _Workspace, dcols: FloatArray, dx: FloatArray) -> None:
+        """``dx`` (a chunk of ``dL/dx``): each ``dcols`` entry added back where it came from.
+
+        One vectorised add per kernel offset; entries that came from padding
+        are dropped. An offset that reads every input position (the centre
+        of a "same" kernel) is copied first, so ``dx`` needs no zeroing.
+        """
+        spatial = work.shape[2:]
+        plan = work.fill_x.plan
+        first = next((i for i, (_, at_x) in enumerate(plan) if _reads_all(at_x, spatial)), None)
+        if first is None:
+            dx[...] = 0.0
+        else:
+            plan = [plan[first], *plan[:first], *plan[first + 1 :]]
+        dx_c = self._swap(dx)  # (C, n, *spatial), a view
+        for i, (at_cols, at_x) in enumerate(plan):
+            view = dx_c[at_x]
+            if i == 0 and first is not None:
+                np.copyto(view, dcols[at_cols])
+            else:
+                np.add(view, dcols[at_cols], out=view)
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
         grad_in = self._backward(grad_out, input_gradient=True)

@@ -1,0 +1,185 @@
+"""Loops over independent chunks of work, spread over threads, with the BLAS single-threaded.
+
+A convolution over a batch is cut into chunks of whole images small enough
+that each chunk's im2col stays in cache. Run one after another, each chunk's
+GEMM would be split again over the BLAS's threads: one wait for those threads
+per call, and with one core busy elsewhere every wait can last a time slice.
+:func:`parallel_for` hands the chunks to threads instead, one chunk at a time
+to whichever thread is free, with each GEMM on one thread, so the copies run
+in parallel too and a thread that gets less of the CPU simply takes fewer
+chunks.
+
+It uses as many threads as numpy's BLAS is set to use (``OPENBLAS_NUM_THREADS``,
+threadpoolctl, ...), and while a loop runs it sets that BLAS to one thread,
+putting the count back when the last loop ends: numpy's OpenBLAS has no
+per-thread setting, so a BLAS call that another thread of the program makes
+in that time runs on one thread (with the same result). Where the BLAS is not
+an OpenBLAS whose thread count can be read and set (checked once), the chunks
+run one after another on the calling thread, with the BLAS threaded as usual.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import itertools
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class _BlasThreads:
+    """The thread-count getter and setter of the OpenBLAS that numpy calls."""
+
+    get: Callable[[], int]
+    set: Callable[[int], None]
+
+
+def _openblas_libraries() -> list[str]:
+    """Paths of the OpenBLAS numpy may use: bundled with its wheel first, then any loaded one."""
+    root = os.path.dirname(np.__file__)
+    found = []
+    for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs")):
+        found += sorted(glob.glob(os.path.join(folder, "*openblas*")))
+    if sys.platform.startswith("linux"):  # a numpy built against a system or conda OpenBLAS
+        try:
+            with open("/proc/self/maps") as maps:
+                paths = {line.split()[-1] for line in maps if "openblas" in line}
+        except OSError:
+            paths = set()
+        found += sorted(p for p in paths if "scipy" not in p and p.startswith("/"))
+    return found
+
+
+def _find_blas_threads() -> _BlasThreads | None:
+    """numpy's OpenBLAS thread controls, or ``None`` where they cannot be found."""
+    for path in _openblas_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "")):
+            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            if getter is None or setter is None:
+                continue
+            getter.restype, getter.argtypes = ctypes.c_int, []
+            setter.restype, setter.argtypes = None, [ctypes.c_int]
+            return _BlasThreads(getter, setter)
+    return None
+
+
+_LOCK = threading.Lock()
+"""Guards the lookup, the pool and the count of loops running."""
+
+_controls: _BlasThreads | None = None
+_looked_up = False
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_running = 0
+"""Loops running now (in any thread): the BLAS is set back when this returns to 0."""
+_saved = 1
+"""The BLAS thread count from before the first of the loops running now."""
+
+
+def _blas_threads() -> _BlasThreads | None:
+    global _controls, _looked_up
+    if not _looked_up:
+        with _LOCK:
+            if not _looked_up:
+                _controls = _find_blas_threads()
+                _looked_up = True
+    return _controls
+
+
+def workers() -> int:
+    """How many threads :func:`parallel_for` would use now (1: the calling thread alone)."""
+    controls = _blas_threads()
+    if controls is None:
+        return 1
+    with _LOCK:  # while loops run the BLAS reads 1: their count is the one saved
+        return max(1, _saved if _running else controls.get())
+
+
+def _forget_after_fork() -> None:
+    """A forked child has none of the parent's threads: start without pool or running loops."""
+    global _LOCK, _pool, _pool_size, _running
+    _LOCK = threading.Lock()
+    _pool, _pool_size, _running = None, 0, 0
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _enter(controls: _BlasThreads) -> int:
+    """Count one more loop running, set the BLAS to one thread; return the threads to use."""
+    global _pool, _pool_size, _running, _saved
+    with _LOCK:
+        if _running == 0:
+            _saved = max(1, controls.get())
+            controls.set(1)
+        _running += 1
+        if _pool_size < _saved - 1:
+            if _pool is not None:  # its threads end once idle
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(_saved - 1, "layernet"), _saved - 1
+        return _saved
+
+
+def _leave(controls: _BlasThreads) -> None:
+    global _running
+    with _LOCK:
+        _running -= 1
+        if _running == 0:
+            controls.set(_saved)
+
+
+def parallel_for(count: int, body: Callable[[int, int], None]) -> None:
+    """Call ``body(worker, i)`` for every ``i`` in ``range(count)``, each exactly once.
+
+    ``worker`` (from 0) names the thread running the call: no two calls with
+    the same ``worker`` run at once, so it can pick per-thread buffers. The
+    calling thread is worker 0 and takes part. The order in which the ``i``
+    run, and which worker runs which, vary: ``body`` must write only what
+    belongs to its ``i``. The first exception raised stops the loop (calls
+    already started finish) and is raised here once every thread is done.
+    """
+    controls = _blas_threads()
+    if count < 2 or controls is None or workers() < 2:
+        for i in range(count):
+            body(0, i)
+        return
+    threads = min(count, _enter(controls))
+    try:
+        items = itertools.count()  # next() on it is atomic: each i is handed out once
+        errors: list[BaseException] = []
+
+        def work(worker: int) -> None:
+            while not errors:
+                i = next(items)
+                if i >= count:
+                    return
+                try:
+                    body(worker, i)
+                except BaseException as error:
+                    errors.append(error)
+                    return
+
+        assert _pool is not None
+        helpers: list[Future[None]] = [_pool.submit(work, w) for w in range(1, threads)]
+        try:
+            work(0)
+        finally:
+            for helper in helpers:
+                if not helper.cancel():  # one that has started: wait for it
+                    helper.result()
+        if errors:
+            raise errors[0]
+    finally:
+        _leave(controls)
