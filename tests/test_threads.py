@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from conftest import FakeBlas
-from layernet import _threads
+from layernet import ReLU, _threads
 
 
 def test_every_index_runs_once_and_no_worker_runs_two_at_once(blas: FakeBlas) -> None:
@@ -136,3 +138,32 @@ def test_the_real_blas_count_is_set_and_restored() -> None:
         assert controls.get() == 2
     finally:
         controls.set(before)
+
+
+def test_elementwise_cuts_a_long_range_into_pieces_that_cover_it_once(blas: FakeBlas) -> None:
+    size = 5 * _threads._PIECE + 7
+    pieces: list[tuple[int, int]] = []
+    _threads.elementwise(size, lambda s: pieces.append((s.start, s.stop)))
+    pieces.sort()
+    assert len(pieces) == 5
+    assert pieces[0][0] == 0
+    assert pieces[-1][1] == size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+    short: list[slice] = []
+    _threads.elementwise(_threads._PIECE, short.append)
+    assert short == [slice(0, _threads._PIECE)]
+
+
+def test_relu_over_threads_is_the_plain_formula(blas: FakeBlas) -> None:
+    """A large ReLU runs in pieces, bit for bit as one pass (NaN, -0.0 and 0 included)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 8, 128, 160)).astype(np.float32)
+    x[0, 0, 0, :3] = [np.nan, 0.0, -0.0]
+    g = rng.normal(size=x.shape).astype(np.float32)
+    layer = ReLU()
+    y = layer.forward(x, training=True)
+    dx = layer.backward(g)
+    assert blas.history == [1, 2, 1, 2]  # both passes went over threads
+    np.testing.assert_array_equal(y, np.maximum(x, np.float32(0.0)))
+    np.testing.assert_array_equal(dx, g * (x > 0))
+    assert y.dtype == dx.dtype == np.float32

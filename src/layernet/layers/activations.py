@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 from scipy.special import expit, ndtr
 
+from .._threads import elementwise, splits
 from .._typing import FloatArray
 from .._validation import check_real
 from .base import Layer, describe
@@ -146,11 +147,22 @@ class ReLU(_Rule[FloatArray]):
     """
 
     def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        y: FloatArray = np.maximum(x, 0.0, dtype=x.dtype)
+        if not x.flags.c_contiguous or not splits(x.size):
+            y: FloatArray = np.maximum(x, 0.0, dtype=x.dtype)
+            return y, x
+        y = np.empty_like(x)  # large: in pieces, over threads
+        x_f, y_f = x.reshape(-1), y.reshape(-1)
+        elementwise(x.size, lambda s: np.maximum(x_f[s], 0.0, out=y_f[s], dtype=x.dtype))
         return y, x
 
     def _backward(self, x: FloatArray, grad_out: FloatArray) -> FloatArray:
-        grad: FloatArray = grad_out * (x > 0)
+        contiguous = x.flags.c_contiguous and grad_out.flags.c_contiguous
+        if not contiguous or not splits(x.size) or x.shape != grad_out.shape:
+            grad: FloatArray = grad_out * (x > 0)
+            return grad
+        grad = np.empty(x.shape, dtype=np.result_type(grad_out, np.bool_))
+        x_f, g_f, out_f = x.reshape(-1), grad_out.reshape(-1), grad.reshape(-1)
+        elementwise(x.size, lambda s: np.multiply(g_f[s], x_f[s] > 0, out=out_f[s]))
         return grad
 
 
