@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import layernet
+from conftest import FakeBlas
 from layernet import (
     AvgPool1d,
     AvgPool2d,
@@ -320,3 +321,28 @@ def test_windows_that_tile_long_rows_agree_with_the_general_path(
         np.testing.assert_array_equal(dx, expected)
     else:
         np.testing.assert_allclose(dx, expected, rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("cls", [layernet.MaxPool1d, layernet.MaxPool2d])
+def test_a_tiled_max_pool_in_chunks_over_threads_is_what_one_pass_gives(
+    cls: type[layernet.MaxPool1d] | type[layernet.MaxPool2d],
+    blas: FakeBlas,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bit for bit, ties (the first offset wins) and NaN included, on 1 and 2 threads."""
+    nd = 1 if cls is layernet.MaxPool1d else 2
+    rng = np.random.default_rng(0)
+    shape = (7, 3, *(32,) * nd)
+    x = rng.integers(-3, 3, size=shape).astype(np.float64)  # many ties
+    x.reshape(-1)[::97] = np.nan
+    g = rng.normal(size=(7, 3, *(16,) * nd))
+    whole = cls(2)
+    y, dx = whole.forward(x, training=True), whole.backward(g)
+    per_image = x[0].nbytes
+    monkeypatch.setattr("layernet.layers.pooling._CHUNK_BYTES", 2 * per_image)
+    for threads in (1, 2):
+        blas.threads = threads
+        chunked = cls(2)
+        np.testing.assert_array_equal(chunked.forward(x, training=True), y)
+        np.testing.assert_array_equal(chunked.backward(g), dx)
+    assert blas.history == [1, 2, 1, 2]  # forward and backward went over threads

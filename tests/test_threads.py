@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import FakeBlas
-from layernet import ReLU, _threads
+from layernet import Dense, ReLU, _threads
 
 
 def test_every_index_runs_once_and_no_worker_runs_two_at_once(blas: FakeBlas) -> None:
@@ -167,3 +167,35 @@ def test_relu_over_threads_is_the_plain_formula(blas: FakeBlas) -> None:
     np.testing.assert_array_equal(y, np.maximum(x, np.float32(0.0)))
     np.testing.assert_array_equal(dx, g * (x > 0))
     assert y.dtype == dx.dtype == np.float32
+
+
+def test_a_mid_sized_dense_product_runs_with_the_blas_on_one_thread(blas: FakeBlas) -> None:
+    """Between WAKES and WORTH multiply-adds, once per call; outside that band, untouched."""
+    rng = np.random.default_rng(0)
+    layer = Dense(512, 10, rng=0)
+    x = rng.normal(size=(64, 512))  # 327,680 multiply-adds: OpenBLAS would wake its threads
+    g = rng.normal(size=(64, 10))
+    y = layer.forward(x, training=True)
+    dx = layer.backward(g)
+    layer.backward_parameters(g)
+    assert blas.history == [1, 2] * 3
+    np.testing.assert_array_equal(y, x @ layer.weight.value + layer.bias.value)
+    np.testing.assert_array_equal(dx, g @ layer.weight.value.T)
+    np.testing.assert_array_equal(layer.weight.grad, x.T @ g)
+    blas.history.clear()
+    layer.forward(x[:8], training=True)  # 40,960: stays on one thread anyway
+    layer.backward(g[:8])
+    wide = Dense(512, 4096, rng=0)
+    wide.forward(x, training=True)  # 134 million: worth the threads
+    assert blas.history == []
+
+
+def test_one_blas_thread_blocks_nest_and_restore_the_count(blas: FakeBlas) -> None:
+    with _threads.one_blas_thread():
+        assert _threads.one_thread()
+        with _threads.one_blas_thread():
+            assert blas.threads == 1
+        assert blas.threads == 1
+    assert not _threads.one_thread()
+    assert blas.threads == 2
+    assert blas.history == [1, 2]

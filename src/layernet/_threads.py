@@ -26,8 +26,9 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,15 +118,18 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def _enter(controls: _BlasThreads) -> int:
-    """Count one more loop running, set the BLAS to one thread; return the threads to use."""
+def _enter(controls: _BlasThreads, *, pool: bool) -> int:
+    """Count one more holder, set the BLAS to one thread; return its count from before.
+
+    ``pool``: make sure the pool has a thread for every BLAS thread but one.
+    """
     global _pool, _pool_size, _running, _saved
     with _LOCK:
         if _running == 0:
             _saved = max(1, controls.get())
             controls.set(1)
         _running += 1
-        if _pool_size < _saved - 1:
+        if pool and _pool_size < _saved - 1:
             if _pool is not None:  # its threads end once idle
                 _pool.shutdown(wait=False)
             _pool, _pool_size = ThreadPoolExecutor(_saved - 1, "layernet"), _saved - 1
@@ -133,11 +137,48 @@ def _enter(controls: _BlasThreads) -> int:
 
 
 def _leave(controls: _BlasThreads) -> None:
+    """One holder fewer: the last one sets the BLAS's thread count back."""
     global _running
     with _LOCK:
         _running -= 1
         if _running == 0:
             controls.set(_saved)
+
+
+WAKES = 1 << 18
+"""Multiply-adds above which OpenBLAS runs a product on several threads (measured: 2**18
+stays on one, 2**19 wakes the others)."""
+
+WORTH = 1 << 22
+"""Multiply-adds up to which a product is left on one thread (see :func:`one_blas_thread`)."""
+
+
+def one_thread() -> bool:
+    """Whether numpy's BLAS is on one thread now for a loop or block of this module."""
+    return _running > 0
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block with numpy's OpenBLAS on one thread, then set its count back.
+
+    For products of ``WAKES`` to ``WORTH`` multiply-adds (about 0.1 ms on one
+    core): OpenBLAS would split them over its threads, which gains little at
+    that size, and its idle threads then spin for about 0.1 s, each on a core
+    of its own, competing with the threads of :func:`parallel_for` in a model
+    that mixes such products with convolutions (the `cifar` benchmark's
+    ``Dense(4096, 10)`` head cost its convolutions about 10%). A no-op where the
+    BLAS's thread count cannot be set.
+    """
+    controls = _blas_threads()
+    if controls is None:
+        yield
+        return
+    _enter(controls, pool=False)
+    try:
+        yield
+    finally:
+        _leave(controls)
 
 
 def parallel_for(count: int, body: Callable[[int, int], object]) -> None:
@@ -155,7 +196,7 @@ def parallel_for(count: int, body: Callable[[int, int], object]) -> None:
         for i in range(count):
             body(0, i)
         return
-    threads = min(count, _enter(controls))
+    threads = min(count, _enter(controls, pool=True))
     try:
         items = itertools.count()  # next() on it is atomic: each i is handed out once
         errors: list[BaseException] = []
@@ -183,6 +224,19 @@ def parallel_for(count: int, body: Callable[[int, int], object]) -> None:
             raise errors[0]
     finally:
         _leave(controls)
+
+
+def batch_chunks(batch: int, per_item: int, limit: int) -> list[slice]:
+    """``range(batch)`` cut into equal runs, as few as keep each within ``limit`` bytes.
+
+    ``per_item``: the bytes one item (one image) needs; a run holds one item
+    at least, and only the last run may be shorter. ``[]`` for an empty batch.
+    The cut depends on these numbers alone, never on the threads.
+    """
+    per_run = max(1, limit // max(per_item, 1))
+    count = max(1, -(-batch // per_run))
+    size = max(1, -(-batch // count))
+    return [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
 
 
 _PIECE = 1 << 18

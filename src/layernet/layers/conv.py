@@ -9,7 +9,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from .._threads import parallel_for
+from .._threads import batch_chunks, parallel_for
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
@@ -375,10 +375,7 @@ class _ConvNd(SlidingWindow):
         transposed = _transposed(self.geometry)
         fill_g = None if transposed is None else _make_fill(transposed, fill_x.out)
         per_image = self.weight.value[0].size * int(np.prod(fill_x.out)) * self.dtype.itemsize
-        batch = shape[0]
-        count = max(1, -(-batch // max(1, _CHUNK_BYTES // max(per_image, 1))))
-        size = max(1, -(-batch // count))
-        chunks = [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
+        chunks = batch_chunks(shape[0], per_image, _CHUNK_BYTES)
         return _Workspace(shape, chunks, fill_x, fill_g, {}, {}, {})
 
     def _im2col(self, work: _Workspace, worker: int, x: FloatArray, at: slice) -> _Forward:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._threads import WAKES, WORTH, one_blas_thread, one_thread
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
@@ -63,6 +64,8 @@ class Dense(Layer):
 
     cache_attributes: ClassVar[tuple[str, ...]] = ("_x",)
     tree_attributes: ClassVar[tuple[str, ...] | None] = ("weight", "bias")
+    _few_rows: int = 0
+    """Batches of at most this many rows never reach ``WAKES`` multiply-adds (set per layer)."""
 
     in_features: int
     out_features: int
@@ -92,6 +95,7 @@ class Dense(Layer):
         self.use_bias = check_bool(bias, "bias", name)
         self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype), name="bias")
         self._x: FloatArray | None = None
+        self._few_rows = WAKES // (self.in_features * self.out_features)
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: RngLike = None) -> None:
@@ -116,7 +120,19 @@ class Dense(Layer):
                 dtype=self.dtype,
             )
 
+    # Products that OpenBLAS would split over its threads but that gain little
+    # from it run with the BLAS on one thread (layernet._threads.one_blas_thread):
+    # each method calls itself again inside it, where one_thread() is true. The
+    # first test, on the rows alone, is the cheap one that small batches stop at.
+
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
+        if (
+            len(x) > self._few_rows
+            and WAKES < x.size * self.out_features <= WORTH
+            and not one_thread()
+        ):
+            with one_blas_thread():
+                return self.forward(x, training=training)
         self._x = x
         if x.ndim != 2:  # (batch, *, in): fold the leading axes into rows
             y = x.reshape(-1, self.in_features) @ self.weight.value
@@ -129,6 +145,13 @@ class Dense(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
+        if (
+            len(grad_out) > self._few_rows
+            and WAKES < grad_out.size * self.in_features <= WORTH
+            and not one_thread()
+        ):
+            with one_blas_thread():
+                return self.backward(grad_out)
         self.backward_parameters(grad_out)
         if grad_out.ndim != 2:
             folded: FloatArray = grad_out.reshape(-1, self.out_features) @ self.weight.value.T
@@ -137,6 +160,14 @@ class Dense(Layer):
         return grad_in
 
     def backward_parameters(self, grad_out: FloatArray) -> None:
+        if (
+            len(grad_out) > self._few_rows
+            and WAKES < grad_out.size * self.in_features <= WORTH
+            and not one_thread()
+        ):
+            with one_blas_thread():
+                self.backward_parameters(grad_out)
+            return
         x = self._x
         if x is None:
             raise self._not_run_yet()

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from .._threads import batch_chunks, parallel_for
 from .._typing import FloatArray, Shape
 from ._windows import (
     ChannelsFirst,
@@ -84,28 +85,39 @@ def _offsets(view: FloatArray, nd: int) -> list[FloatArray]:
     return slices
 
 
-def _reduce_kernel(view: FloatArray, nd: int, ufunc: np.ufunc) -> FloatArray:
+def _reduce_kernel(
+    view: FloatArray, nd: int, ufunc: np.ufunc, out: FloatArray | None = None
+) -> FloatArray:
     """``ufunc`` folded over every kernel axis of a :func:`_blocks` view, outermost axis first.
 
     Folding the outermost kernel axis first combines whole rows of the input
     (contiguous runs), which shrinks the data before the short inner axes are
     touched; one reduction over several strided axes at once is many times slower.
-    Returns a fresh ``(batch, C, *out)`` array.
+    Returns ``out`` (``(batch, C, *out)``), filled, or a fresh array.
     """
     acc: FloatArray = view
-    for i, axis in enumerate(_kernel_axes(nd)):
+    axes = _kernel_axes(nd)
+    for i, axis in enumerate(axes):
         at = axis - i  # each fold removes one axis before this one
         every: list[int | slice] = [slice(None)] * at
+        into = out if i == len(axes) - 1 else None
         first = acc[tuple([*every, 0])]
         if acc.shape[at] == 1:
-            acc = np.array(first)
+            if into is None:
+                acc = np.array(first)
+            else:
+                np.copyto(into, first)
+                acc = into
             continue
-        out: FloatArray = ufunc(first, acc[tuple([*every, 1])])
+        folded: FloatArray = ufunc(first, acc[tuple([*every, 1])], out=into)
         for j in range(2, acc.shape[at]):
-            ufunc(out, acc[tuple([*every, j])], out=out)
-        acc = out
+            ufunc(folded, acc[tuple([*every, j])], out=folded)
+        acc = folded
     return acc
 
+
+_CHUNK_BYTES = 1 << 20
+"""The most input bytes one chunk of a tiled max-pool pass covers (see ``_MaxPoolNd``)."""
 
 _LONG_ROW = 16
 """Rows at least this long take the tiled fast path of the pools (see ``_PoolNd._tiled``)."""
@@ -204,6 +216,11 @@ class _PoolNd(SlidingWindow):
         grad_in = np.empty(shape, dtype) if covered else np.zeros(shape, dtype)
         return grad_in, _blocks(grad_in, self.kernel_size, out)
 
+    def _chunks(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> list[slice]:
+        """The batch of a tiled pass cut into runs of images of at most ``_CHUNK_BYTES``."""
+        per_image = int(np.prod(shape[1:])) * dtype.itemsize
+        return batch_chunks(shape[0], per_image, _CHUNK_BYTES)
+
     def get_config(self) -> dict[str, Any]:
         return {
             "kernel_size": plain(self.kernel_size),
@@ -265,21 +282,34 @@ class _MaxPoolNd(_PoolNd):
         return _from_pool_major(y_t, batch, channels)
 
     def _tiled_forward(self, x: FloatArray) -> FloatArray:
-        """Max over each block; the winners as one mask per offset (see ``_PoolNd._tiled``)."""
+        """Max over each block; the winners as one mask per offset (see ``_PoolNd._tiled``).
+
+        A few images at a time, so that the passes over a chunk (the max, then
+        a compare per offset) find it in cache; the chunks go to threads.
+        """
         nd = self.n_spatial
-        blocks = _blocks(x, self.kernel_size, self._out_spatial(x.shape[2:]))
-        y = _reduce_kernel(blocks, nd, np.maximum)  # NaN propagates, as in torch
-        # One mask per offset, each compared through a strided view of the input (a
-        # compare over the blocks would broadcast over 2 + 2 * nd axes, several times
-        # slower); keep the first winner of each block only (row-major, torch's rule).
-        offsets = _offsets(blocks, nd)
-        winners = [offsets[0] == y]
-        seen = winners[0].copy()
-        for view in offsets[1:]:
-            won = view == y
-            np.greater(won, seen, out=won)  # won and not seen before
-            np.logical_or(seen, won, out=seen)
-            winners.append(won)
+        out = self._out_spatial(x.shape[2:])
+        y = np.empty((*x.shape[:2], *out), dtype=x.dtype)
+        winners = [np.empty(y.shape, dtype=np.bool_) for _ in range(int(np.prod(self.kernel_size)))]
+        chunks = self._chunks(x.shape, x.dtype)
+
+        def chunk(worker: int, i: int) -> None:
+            at = chunks[i]
+            blocks = _blocks(x[at], self.kernel_size, out)
+            best = _reduce_kernel(blocks, nd, np.maximum, out=y[at])  # NaN propagates, as torch
+            # One mask per offset, each compared through a strided view of the input (a
+            # compare over the blocks would broadcast over 2 + 2 * nd axes, several times
+            # slower); keep the first winner of each block only (row-major, torch's rule).
+            won = [mask[at] for mask in winners]
+            views = _offsets(blocks, nd)
+            np.equal(views[0], best, out=won[0])
+            seen = won[0].copy()
+            for view, mask in zip(views[1:], won[1:], strict=True):
+                np.equal(view, best, out=mask)
+                np.greater(mask, seen, out=mask)  # won and not seen before
+                np.logical_or(seen, mask, out=seen)
+
+        parallel_for(len(chunks), chunk)
         self._winners = winners
         return y
 
@@ -289,8 +319,15 @@ class _MaxPoolNd(_PoolNd):
             raise self._not_run_yet()
         if self._tiled(shape):  # per offset: dL/dx = g at the winners, 0 elsewhere
             grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
-            for view, won in zip(_offsets(blocks, self.n_spatial), winners, strict=True):
-                np.multiply(grad_out, won, out=view)
+            chunks = self._chunks(shape, grad_out.dtype)
+
+            def chunk(worker: int, i: int) -> None:
+                at = chunks[i]
+                views = _offsets(blocks[at], self.n_spatial)
+                for view, won in zip(views, winners, strict=True):
+                    np.multiply(grad_out[at], won[at], out=view)
+
+            parallel_for(len(chunks), chunk)
             return grad_in
         batch, channels, *spatial = shape
         g_t = _to_pool_major(grad_out)
