@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import sys
 import threading
@@ -169,12 +170,19 @@ def test_relu_over_threads_is_the_plain_formula(blas: FakeBlas) -> None:
     assert y.dtype == dx.dtype == np.float32
 
 
-def test_a_mid_sized_dense_product_runs_with_the_blas_on_one_thread(blas: FakeBlas) -> None:
+def test_a_mid_sized_dense_product_runs_on_one_thread_where_loops_ran_lately(
+    blas: FakeBlas, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Between WAKES and WORTH multiply-adds, once per call; outside that band, untouched."""
     rng = np.random.default_rng(0)
     layer = Dense(512, 10, rng=0)
     x = rng.normal(size=(64, 512))  # 327,680 multiply-adds: OpenBLAS would wake its threads
     g = rng.normal(size=(64, 10))
+    monkeypatch.setattr(_threads, "_last_loop", -math.inf)
+    layer.forward(x, training=True)  # no loop of layernet's ran: the BLAS is left alone
+    assert blas.history == []
+    _threads.parallel_for(2, lambda worker, i: None)
+    blas.history.clear()
     y = layer.forward(x, training=True)
     dx = layer.backward(g)
     layer.backward_parameters(g)
@@ -187,6 +195,9 @@ def test_a_mid_sized_dense_product_runs_with_the_blas_on_one_thread(blas: FakeBl
     layer.backward(g[:8])
     wide = Dense(512, 4096, rng=0)
     wide.forward(x, training=True)  # 134 million: worth the threads
+    assert blas.history == []
+    monkeypatch.setattr(_threads, "_last_loop", time.monotonic() - _threads.RECENT)
+    layer.forward(x, training=True)  # the last loop is no longer recent
     assert blas.history == []
 
 

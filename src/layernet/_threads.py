@@ -23,9 +23,11 @@ from __future__ import annotations
 import ctypes
 import glob
 import itertools
+import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -84,9 +86,10 @@ _looked_up = False
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _running = 0
-"""Loops running now (in any thread): the BLAS is set back when this returns to 0."""
+"""Loops and :func:`one_blas_thread` blocks running now, in any thread: the BLAS is on
+one thread while this is above 0, and gets its count back when it returns to 0."""
 _saved = 1
-"""The BLAS thread count from before the first of the loops running now."""
+"""The BLAS thread count from before the first of those running now."""
 
 
 def _blas_threads() -> _BlasThreads | None:
@@ -158,17 +161,35 @@ def one_thread() -> bool:
     return _running > 0
 
 
+_last_loop = -math.inf
+"""``time.monotonic()`` when the last loop over several threads ended."""
+
+RECENT = 1.0
+"""Seconds for which a loop over several threads counts as recent (see :func:`loops_nearby`)."""
+
+
+def loops_nearby() -> bool:
+    """Whether a loop over several threads ended within the last ``RECENT`` seconds.
+
+    Where loops run (a convolutional model's steps), the idle threads that a
+    threaded product wakes in OpenBLAS would spin next to theirs; elsewhere
+    (a model of dense layers alone) they spin next to nothing of ours, and the
+    product may as well use them.
+    """
+    return time.monotonic() - _last_loop < RECENT
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Run the block with numpy's OpenBLAS on one thread, then set its count back.
 
     For products of ``WAKES`` to ``WORTH`` multiply-adds (about 0.1 ms on one
-    core): OpenBLAS would split them over its threads, which gains little at
-    that size, and its idle threads then spin for about 0.1 s, each on a core
-    of its own, competing with the threads of :func:`parallel_for` in a model
-    that mixes such products with convolutions (the `cifar` benchmark's
-    ``Dense(4096, 10)`` head cost its convolutions about 10%). A no-op where the
-    BLAS's thread count cannot be set.
+    core) while :func:`loops_nearby`: OpenBLAS would split them over its
+    threads, which gains little at that size, and its idle threads then spin
+    for about 0.1 s, each on a core of its own, competing with the threads of
+    :func:`parallel_for` (the `cifar` benchmark's ``Dense(4096, 10)`` head cost
+    its convolutions about 10%). A no-op where the BLAS's thread count cannot
+    be set.
     """
     controls = _blas_threads()
     if controls is None:
@@ -189,8 +210,10 @@ def parallel_for(count: int, body: Callable[[int, int], object]) -> None:
     calling thread is worker 0 and takes part. The order in which the ``i``
     run, and which worker runs which, vary: ``body`` must write only what
     belongs to its ``i``. The first exception raised stops the loop (calls
-    already started finish) and is raised here once every thread is done.
+    already started finish) and is raised here once every thread is done (an
+    interrupt that arrives while this thread waits is raised at once).
     """
+    global _last_loop
     controls = _blas_threads()
     if count < 2 or controls is None or workers() < 2:
         for i in range(count):
@@ -216,14 +239,17 @@ def parallel_for(count: int, body: Callable[[int, int], object]) -> None:
         helpers: list[Future[None]] = [_pool.submit(work, w) for w in range(1, threads)]
         try:
             work(0)
-        finally:
             for helper in helpers:
                 if not helper.cancel():  # one that has started: wait for it
                     helper.result()
+        except BaseException as error:  # an interrupt while waiting: stop the helpers
+            errors.append(error)
+            raise
         if errors:
             raise errors[0]
     finally:
         _leave(controls)
+        _last_loop = time.monotonic()
 
 
 def batch_chunks(batch: int, per_item: int, limit: int) -> list[slice]:
@@ -240,12 +266,15 @@ def batch_chunks(batch: int, per_item: int, limit: int) -> list[slice]:
 
 
 _PIECE = 1 << 18
-"""Elementwise passes over at least twice this many numbers are cut into pieces for threads."""
+"""The numbers in one piece of an elementwise pass (see :func:`elementwise`)."""
+
+SPLIT = 2 * _PIECE
+"""Elementwise passes over fewer numbers than this are never cut (a cheap first test)."""
 
 
 def splits(size: int) -> bool:
     """Whether :func:`elementwise` would cut a pass over ``size`` numbers into pieces."""
-    return size >= 2 * _PIECE and workers() >= 2
+    return size >= SPLIT and workers() >= 2
 
 
 def elementwise(size: int, body: Callable[[slice], object]) -> None:

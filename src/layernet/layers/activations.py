@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 from scipy.special import expit, ndtr
 
-from .._threads import elementwise, splits
+from .._threads import SPLIT, elementwise, splits
 from .._typing import FloatArray
 from .._validation import check_real
 from .base import Layer, describe
@@ -138,6 +138,26 @@ class Tanh(_Rule[FloatArray]):
         return grad
 
 
+def _relu_in_pieces(x: FloatArray) -> FloatArray:
+    """``max(x, 0)`` of a large contiguous ``x``, in pieces over threads.
+
+    Apart from ``ReLU``'s methods, so that their closure does not turn the
+    methods' locals into cells on every call, large or small.
+    """
+    y = np.empty_like(x)
+    x_f, y_f = x.reshape(-1), y.reshape(-1)
+    elementwise(x.size, lambda s: np.maximum(x_f[s], 0.0, out=y_f[s], dtype=y.dtype))
+    return y
+
+
+def _relu_grad_in_pieces(x: FloatArray, grad_out: FloatArray) -> FloatArray:
+    """``grad_out * (x > 0)`` for large contiguous arrays of one shape, in pieces over threads."""
+    grad = np.empty(x.shape, dtype=np.result_type(grad_out, np.bool_))
+    x_f, g_f, out_f = x.reshape(-1), grad_out.reshape(-1), grad.reshape(-1)
+    elementwise(x.size, lambda s: np.multiply(g_f[s], x_f[s] > 0, out=out_f[s]))
+    return grad
+
+
 @register
 class ReLU(_Rule[FloatArray]):
     """Rectified linear unit: ``y = max(x, 0)``.
@@ -147,23 +167,21 @@ class ReLU(_Rule[FloatArray]):
     """
 
     def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if not x.flags.c_contiguous or not splits(x.size):
+        if x.size < SPLIT or not (x.flags.c_contiguous and splits(x.size)):
             y: FloatArray = np.maximum(x, 0.0, dtype=x.dtype)
             return y, x
-        y = np.empty_like(x)  # large: in pieces, over threads
-        x_f, y_f = x.reshape(-1), y.reshape(-1)
-        elementwise(x.size, lambda s: np.maximum(x_f[s], 0.0, out=y_f[s], dtype=x.dtype))
-        return y, x
+        return _relu_in_pieces(x), x
 
     def _backward(self, x: FloatArray, grad_out: FloatArray) -> FloatArray:
-        contiguous = x.flags.c_contiguous and grad_out.flags.c_contiguous
-        if not contiguous or not splits(x.size) or x.shape != grad_out.shape:
+        if x.size < SPLIT or not (
+            x.flags.c_contiguous
+            and grad_out.flags.c_contiguous
+            and x.shape == grad_out.shape
+            and splits(x.size)
+        ):
             grad: FloatArray = grad_out * (x > 0)
             return grad
-        grad = np.empty(x.shape, dtype=np.result_type(grad_out, np.bool_))
-        x_f, g_f, out_f = x.reshape(-1), grad_out.reshape(-1), grad.reshape(-1)
-        elementwise(x.size, lambda s: np.multiply(g_f[s], x_f[s] > 0, out=out_f[s]))
-        return grad
+        return _relu_grad_in_pieces(x, grad_out)
 
 
 @register

@@ -103,8 +103,8 @@ def _runs(
     ``a W + b`` in the flattened image: one contiguous run per image and
     channel instead of one short row each. Where the run crosses from one
     row to the next it passes ``|b|`` entries that stand for padding
-    (``gaps``): im2col zeroes them after the copy, col2im before the add.
-    ``None`` for any other geometry (and for 1-d, whose rows are already whole).
+    (``gaps``): im2col zeroes them after the copy. ``None`` for any other
+    geometry (and for 1-d, whose rows are already whole).
     """
     if len(spatial) != 2 or any(s != 1 for s in geometry.stride) or out[1] != spatial[1]:
         return None

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._threads import WAKES, WORTH, one_blas_thread, one_thread
+from .._threads import WAKES, WORTH, loops_nearby, one_blas_thread, one_thread
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
@@ -121,7 +121,8 @@ class Dense(Layer):
             )
 
     # Products that OpenBLAS would split over its threads but that gain little
-    # from it run with the BLAS on one thread (layernet._threads.one_blas_thread):
+    # from it run with the BLAS on one thread (layernet._threads.one_blas_thread)
+    # where layernet's own threads ran lately (convolutions in the model):
     # each method calls itself again inside it, where one_thread() is true. The
     # first test, on the rows alone, is the cheap one that small batches stop at.
 
@@ -130,6 +131,7 @@ class Dense(Layer):
             len(x) > self._few_rows
             and WAKES < x.size * self.out_features <= WORTH
             and not one_thread()
+            and loops_nearby()
         ):
             with one_blas_thread():
                 return self.forward(x, training=training)
@@ -149,6 +151,7 @@ class Dense(Layer):
             len(grad_out) > self._few_rows
             and WAKES < grad_out.size * self.in_features <= WORTH
             and not one_thread()
+            and loops_nearby()
         ):
             with one_blas_thread():
                 return self.backward(grad_out)
@@ -164,6 +167,7 @@ class Dense(Layer):
             len(grad_out) > self._few_rows
             and WAKES < grad_out.size * self.in_features <= WORTH
             and not one_thread()
+            and loops_nearby()
         ):
             with one_blas_thread():
                 self.backward_parameters(grad_out)
