@@ -179,6 +179,15 @@ def loops_nearby() -> bool:
     return time.monotonic() - _last_loop < RECENT
 
 
+def one_thread_pays(macs: int) -> bool:
+    """Whether a product of ``macs`` multiply-adds should run inside :func:`one_blas_thread`.
+
+    Between ``WAKES`` and ``WORTH``, while :func:`loops_nearby`, unless the
+    BLAS is on one thread already.
+    """
+    return WAKES < macs <= WORTH and _running == 0 and loops_nearby()
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Run the block with numpy's OpenBLAS on one thread, then set its count back.

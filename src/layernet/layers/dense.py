@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._threads import WAKES, WORTH, loops_nearby, one_blas_thread, one_thread
+from .._threads import WAKES, one_blas_thread, one_thread_pays
 from .._typing import DTypeLike, FloatArray, Shape, as_float_dtype
 from .._validation import RngLike, as_generator, check_bool, check_positive_int
 from ..initializers import InitializerLike, get_initializer, initialize
@@ -121,18 +121,13 @@ class Dense(Layer):
             )
 
     # Products that OpenBLAS would split over its threads but that gain little
-    # from it run with the BLAS on one thread (layernet._threads.one_blas_thread)
-    # where layernet's own threads ran lately (convolutions in the model):
-    # each method calls itself again inside it, where one_thread() is true. The
-    # first test, on the rows alone, is the cheap one that small batches stop at.
+    # from it run with the BLAS on one thread where layernet's own threads ran
+    # lately (layernet._threads.one_thread_pays): each method calls itself again
+    # inside one_blas_thread(), where one_thread_pays is false. The first test,
+    # on the rows alone, is the cheap one that small batches stop at.
 
     def forward(self, x: FloatArray, *, training: bool = False) -> FloatArray:
-        if (
-            len(x) > self._few_rows
-            and WAKES < x.size * self.out_features <= WORTH
-            and not one_thread()
-            and loops_nearby()
-        ):
+        if len(x) > self._few_rows and one_thread_pays(x.size * self.out_features):
             with one_blas_thread():
                 return self.forward(x, training=training)
         self._x = x
@@ -147,12 +142,7 @@ class Dense(Layer):
         return y
 
     def backward(self, grad_out: FloatArray) -> FloatArray:
-        if (
-            len(grad_out) > self._few_rows
-            and WAKES < grad_out.size * self.in_features <= WORTH
-            and not one_thread()
-            and loops_nearby()
-        ):
+        if len(grad_out) > self._few_rows and one_thread_pays(grad_out.size * self.in_features):
             with one_blas_thread():
                 return self.backward(grad_out)
         self.backward_parameters(grad_out)
@@ -163,12 +153,7 @@ class Dense(Layer):
         return grad_in
 
     def backward_parameters(self, grad_out: FloatArray) -> None:
-        if (
-            len(grad_out) > self._few_rows
-            and WAKES < grad_out.size * self.in_features <= WORTH
-            and not one_thread()
-            and loops_nearby()
-        ):
+        if len(grad_out) > self._few_rows and one_thread_pays(grad_out.size * self.in_features):
             with one_blas_thread():
                 self.backward_parameters(grad_out)
             return
