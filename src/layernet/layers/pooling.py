@@ -317,18 +317,8 @@ class _MaxPoolNd(_PoolNd):
         shape, winners = self._in_shape, self._winners
         if shape is None or winners is None:
             raise self._not_run_yet()
-        if self._tiled(shape):  # per offset: dL/dx = g at the winners, 0 elsewhere
-            grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
-            chunks = self._chunks(shape, grad_out.dtype)
-
-            def chunk(worker: int, i: int) -> None:
-                at = chunks[i]
-                views = _offsets(blocks[at], self.n_spatial)
-                for view, won in zip(views, winners, strict=True):
-                    np.multiply(grad_out[at], won[at], out=view)
-
-            parallel_for(len(chunks), chunk)
-            return grad_in
+        if self._tiled(shape):
+            return self._tiled_backward(grad_out, shape, winners)
         batch, channels, *spatial = shape
         g_t = _to_pool_major(grad_out)
         dx_t = np.zeros((*spatial, batch * channels), dtype=grad_out.dtype)
@@ -336,6 +326,25 @@ class _MaxPoolNd(_PoolNd):
             view = dx_t[at_x]
             np.add(view, g_t[at_y] * won, out=view)
         return _from_pool_major(dx_t, batch, channels)
+
+    def _tiled_backward(
+        self,
+        grad_out: FloatArray,
+        shape: tuple[int, ...],
+        winners: list[npt.NDArray[np.bool_]],
+    ) -> FloatArray:
+        """Per offset: ``dL/dx`` = ``g`` at the winners, 0 elsewhere; in chunks, over threads."""
+        grad_in, blocks = self._tiled_grad(shape, grad_out.dtype)
+        chunks = self._chunks(shape, grad_out.dtype)
+
+        def chunk(worker: int, i: int) -> None:
+            at = chunks[i]
+            views = _offsets(blocks[at], self.n_spatial)
+            for view, won in zip(views, winners, strict=True):
+                np.multiply(grad_out[at], won[at], out=view)
+
+        parallel_for(len(chunks), chunk)
+        return grad_in
 
 
 class _AvgPoolNd(_PoolNd):
