@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import numbers
-from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -247,26 +246,13 @@ class SlidingWindow(ChannelsFirst):
 
     Besides the spec, a batch is rejected when the (dilated) kernel does not
     fit inside the padded input. Each subclass turns :func:`offset_plan` into
-    the indices its forward and backward loop over (:meth:`_make_plan`); that
-    plan depends on the spatial size only, not on the batch, and is kept per
-    spatial size.
+    the indices its forward and backward loop over.
     """
 
     geometry: Geometry
 
     def __init__(self, geometry: Geometry) -> None:
         self.geometry = geometry
-        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
-
-    @abstractmethod
-    def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
-        """Per kernel offset: (index into the output side, index into the input side)."""
-
-    def _plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
-        plan = self._plans.get(spatial)
-        if plan is None:
-            plan = self._plans[spatial] = self._make_plan(spatial)
-        return plan
 
     def check_input(self, shape: tuple[int, ...], position: int | None = None) -> None:
         super().check_input(shape, position)

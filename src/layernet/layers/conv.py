@@ -335,10 +335,6 @@ class _ConvNd(SlidingWindow):
 
     # -- the maths -----------------------------------------------------------------
 
-    def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
-        """Per kernel offset: the index into ``cols``, and into the input as ``(C, batch, ...)``."""
-        return _make_fill(self.geometry, spatial).plan
-
     def _workspace(self, shape: tuple[int, ...]) -> _Workspace:
         """Claim the workspace for a batch of ``shape``: last forward's if the shape is the same.
 
@@ -466,11 +462,14 @@ class _ConvNd(SlidingWindow):
         part_w = np.empty((len(chunks), *((taps, c_out) if tall else (c_out, taps))), self.dtype)
         part_b = np.empty((len(chunks), c_out), self.dtype)
         grad_in = flipped = None
+        col2im: tuple[list[tuple[Index, Index]], bool] = ([], False)
         if input_gradient:
             grad_in = np.empty(work.shape, dtype=self.dtype)
             if work.fill_g is not None:  # W'[c, o, *q] = W[o, c, *(k - 1 - q)]: (C_in, C_out * K)
                 axes = tuple(range(2, 2 + self.n_spatial))
                 flipped = np.flip(self.weight.value, axes).swapaxes(0, 1).reshape(c_in, -1)
+            else:
+                col2im = self._col2im_order(work)
 
         def chunk(worker: int, i: int) -> None:
             at = chunks[i]
@@ -488,14 +487,16 @@ class _ConvNd(SlidingWindow):
                 np.sum(g, axis=1, out=part_b[i])
             if grad_in is None:
                 return
-            if flipped is not None and bufs.dx_t is not None and work.fill_g is not None:
+            if flipped is not None:  # dL/dx as a convolution of dL/dy (stride 1)
+                assert work.fill_g is not None
+                assert bufs.dx_t is not None
                 work.fill_g(bufs.back, bufs.grad_t)
                 dx_t = bufs.dx_t.reshape(c_in, -1)
                 np.matmul(flipped, bufs.back.reshape(flipped.shape[1], -1), out=dx_t)
                 np.copyto(grad_in[at], self._swap(bufs.dx_t))
             else:
                 np.matmul(weight.T, g, out=bufs.back.reshape(taps, positions))
-                self._col2im(work, bufs.back, grad_in[at])
+                self._col2im(col2im, bufs.back, grad_in[at])
 
         parallel_for(len(chunks), chunk)
         grad_w = self.weight.grad.reshape(c_out, taps)
@@ -507,24 +508,35 @@ class _ConvNd(SlidingWindow):
             np.sum(part_b, axis=0, out=self.bias.grad)
         return grad_in
 
-    def _col2im(self, work: _Workspace, dcols: FloatArray, dx: FloatArray) -> None:
-        """``dx`` (a chunk of ``dL/dx``): each ``dcols`` entry added back where it came from.
+    def _col2im_order(self, work: _Workspace) -> tuple[list[tuple[Index, Index]], bool]:
+        """The im2col plan in the order col2im adds it back; whether its first offset copies.
 
-        One vectorised add per kernel offset; entries that came from padding
-        are dropped. An offset that reads every input position (the centre
-        of a "same" kernel) is copied first, so ``dx`` needs no zeroing.
+        An offset that reads every input position (the centre of a "same"
+        kernel) goes first and is copied rather than added, so ``dL/dx``
+        needs no zeroing.
         """
         spatial = work.shape[2:]
         plan = work.fill_x.plan
         first = next((i for i, (_, at_x) in enumerate(plan) if _reads_all(at_x, spatial)), None)
         if first is None:
+            return plan, False
+        return [plan[first], *plan[:first], *plan[first + 1 :]], True
+
+    def _col2im(
+        self, order: tuple[list[tuple[Index, Index]], bool], dcols: FloatArray, dx: FloatArray
+    ) -> None:
+        """``dx`` (a chunk of ``dL/dx``): each ``dcols`` entry added back where it came from.
+
+        One vectorised add per kernel offset, in the order of
+        :meth:`_col2im_order`; entries that came from padding are dropped.
+        """
+        plan, copies_first = order
+        if not copies_first:
             dx[...] = 0.0
-        else:
-            plan = [plan[first], *plan[:first], *plan[first + 1 :]]
         dx_c = self._swap(dx)  # (C, n, *spatial), a view
         for i, (at_cols, at_x) in enumerate(plan):
             view = dx_c[at_x]
-            if i == 0 and first is not None:
+            if i == 0 and copies_first:
                 np.copyto(view, dcols[at_cols])
             else:
                 np.add(view, dcols[at_cols], out=view)

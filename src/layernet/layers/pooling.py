@@ -165,7 +165,15 @@ class _PoolNd(SlidingWindow):
             )
         ones = (1,) * nd
         super().__init__(Geometry(self.kernel_size, self.stride, ones, self.padding, self.padding))
+        self._plans: dict[tuple[int, ...], list[tuple[Index, Index]]] = {}
         self._in_shape: tuple[int, ...] | None = None
+
+    def _plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
+        """The plan for inputs of ``spatial`` size, made once per size (it ignores the batch)."""
+        plan = self._plans.get(spatial)
+        if plan is None:
+            plan = self._plans[spatial] = self._make_plan(spatial)
+        return plan
 
     def _make_plan(self, spatial: tuple[int, ...]) -> list[tuple[Index, Index]]:
         """Per kernel offset, in row-major order: (index into the output, into the input).
