@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -147,6 +148,37 @@ def test_conv2d_backward_of_a_one_hot_gradient_is_the_flipped_weight() -> None:
     expected = np.zeros((1, 2, 5, 5))
     expected[0, :, 1:4, 1:4] = layer.weight.value[1]
     np.testing.assert_allclose(dx, expected, rtol=0, atol=1e-15)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+)
+def test_weight_gradients_from_either_im2col_agree(
+    h: int, w: int, k: tuple[int, int], p: tuple[int, int], d: tuple[int, int]
+) -> None:
+    """Stride 1: dL/dW from the im2col of dL/dy (offsets flipped) is dL/dW from the input's."""
+    spans = [di * (ki - 1) for ki, di in zip(k, d, strict=True)]
+    if any(pi > span for pi, span in zip(p, spans, strict=True)):
+        return  # no im2col of dL/dy: col2im, tested with the strides
+    if h + 2 * p[0] <= spans[0] or w + 2 * p[1] <= spans[1]:
+        return  # the kernel does not fit; tested among the errors
+    layer = Conv2d(2, 3, k, 1, p, d, rng=0)
+    rng = np.random.default_rng(h * 10 + w)
+    x = rng.normal(size=(3, 2, h, w))
+    g = rng.normal(size=layer.forward(x).shape)
+    results = []
+    for from_grad in (False, True):
+        with mock.patch.object(Conv2d, "_weights_from_grad", lambda self, work: from_grad):
+            layer.forward(x, training=True)
+            dx = layer.backward(g)
+        results.append((dx, layer.weight.grad.copy(), layer.bias.grad.copy()))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 # -- shapes -------------------------------------------------------------------------

@@ -58,6 +58,7 @@ CONV2D = [
     ((2, 3, 3), {"padding": "same", "dilation": 2}, (2, 2, 7, 7)),
     ((4, 2, 1), {"stride": 2}, (2, 4, 5, 5)),
     ((2, 3, 5), {"stride": 3, "padding": 4, "bias": False}, (2, 2, 3, 4)),
+    ((1, 6, 3), {"padding": 1}, (2, 1, 6, 5)),  # C_out > 4 C_in: dW from the input's im2col
 ]
 
 
@@ -76,6 +77,7 @@ CONV1D = [
     ((3, 4, 4), {"stride": 2, "padding": 2, "dilation": 2}, (2, 3, 13)),
     ((2, 3, 4), {"padding": "same"}, (3, 2, 7)),
     ((2, 3, 2), {"padding": "same", "dilation": 3, "bias": False}, (3, 2, 8)),
+    ((1, 5, 3), {"padding": 2, "dilation": 2}, (2, 1, 7)),
 ]
 
 

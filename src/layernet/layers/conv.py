@@ -443,9 +443,12 @@ class _ConvNd(SlidingWindow):
 
         Each chunk's share of ``dL/dW`` and ``dL/db`` goes to a slot of its
         own, summed in chunk order at the end, so the result does not depend
-        on which thread ran which chunk. ``dL/dx`` is the convolution of
-        ``dL/dy`` with the flipped kernel (see :func:`_transposed`), or for
-        strides above 1 col2im of ``W2.T @ G``.
+        on which thread ran which chunk. With stride 1, ``dL/dx`` is the
+        convolution of ``dL/dy`` with the flipped kernel (see
+        :func:`_transposed`): im2col of ``dL/dy`` and one GEMM; for strides
+        above 1 it is col2im of ``W2.T @ G``. ``dL/dW`` comes from the im2col
+        of ``dL/dy`` where :meth:`_weights_from_grad` says so (the input's
+        im2col is then not redone), else from the input's.
         """
         work = self._work
         if work is None or work.x is None:
@@ -455,12 +458,7 @@ class _ConvNd(SlidingWindow):
         weight = self.weight.value.reshape(c_out, -1)
         taps = weight.shape[1]
         chunks = work.chunks
-        # dW = G @ cols.T = (cols @ G.T).T, a product over the long axis (chunk *
-        # positions). OpenBLAS runs it several times faster (up to 10x measured)
-        # when the result's longer side is its rows: C_out x taps or taps x C_out.
-        tall = taps > c_out
-        part_w = np.empty((len(chunks), *((taps, c_out) if tall else (c_out, taps))), self.dtype)
-        part_b = np.empty((len(chunks), c_out), self.dtype)
+        from_grad = self._weights_from_grad(work)
         grad_in = flipped = None
         col2im: tuple[list[tuple[Index, Index]], bool] = ([], False)
         if input_gradient:
@@ -470,43 +468,86 @@ class _ConvNd(SlidingWindow):
                 flipped = np.flip(self.weight.value, axes).swapaxes(0, 1).reshape(c_in, -1)
             else:
                 col2im = self._col2im_order(work)
+        # dW = G @ cols.T = (cols @ G.T).T, a product over the long axis (chunk *
+        # positions). OpenBLAS runs it several times faster (up to 10x measured)
+        # when the result's longer side is its rows: C_out x taps or taps x C_out
+        # (from the im2col of G: C_out * K x C_in).
+        tall = taps > c_out
+        rows = c_out * (taps // c_in)  # of the im2col of G
+        part_shape = (rows, c_in) if from_grad else (taps, c_out) if tall else (c_out, taps)
+        part_w = np.empty((len(chunks), *part_shape), self.dtype)
+        part_b = np.empty((len(chunks), c_out), self.dtype)
 
         def chunk(worker: int, i: int) -> None:
             at = chunks[i]
-            cols = self._im2col(work, worker, x, at).cols
             bufs = self._backward_buffers(work, worker, at.stop - at.start)
             np.copyto(bufs.grad_t, self._swap(grad_out[at]))  # (C_out, n, *out)
             positions = bufs.grad_t[0].size
             g = bufs.grad_t.reshape(c_out, positions)
-            cols_2d = cols.reshape(taps, positions)
-            if tall:
-                np.matmul(cols_2d, g.T, out=part_w[i])
-            else:
-                np.matmul(g, cols_2d.T, out=part_w[i])
             if self.use_bias:
                 np.sum(g, axis=1, out=part_b[i])
+            if from_grad:
+                assert work.fill_g is not None
+                assert bufs.dx_t is not None
+                work.fill_g(bufs.back, bufs.grad_t)
+                x_t = bufs.dx_t.reshape(c_in, -1)  # the chunk's input, channels first
+                np.copyto(bufs.dx_t, self._swap(x[at]))
+                np.matmul(bufs.back.reshape(rows, -1), x_t.T, out=part_w[i])
+            else:
+                cols_2d = self._im2col(work, worker, x, at).cols.reshape(taps, positions)
+                if tall:
+                    np.matmul(cols_2d, g.T, out=part_w[i])
+                else:
+                    np.matmul(g, cols_2d.T, out=part_w[i])
             if grad_in is None:
                 return
             if flipped is not None:  # dL/dx as a convolution of dL/dy (stride 1)
                 assert work.fill_g is not None
                 assert bufs.dx_t is not None
-                work.fill_g(bufs.back, bufs.grad_t)
-                dx_t = bufs.dx_t.reshape(c_in, -1)
-                np.matmul(flipped, bufs.back.reshape(flipped.shape[1], -1), out=dx_t)
+                if not from_grad:
+                    work.fill_g(bufs.back, bufs.grad_t)
+                np.matmul(flipped, bufs.back.reshape(rows, -1), out=bufs.dx_t.reshape(c_in, -1))
                 np.copyto(grad_in[at], self._swap(bufs.dx_t))
             else:
                 np.matmul(weight.T, g, out=bufs.back.reshape(taps, positions))
                 self._col2im(col2im, bufs.back, grad_in[at])
 
         parallel_for(len(chunks), chunk)
-        grad_w = self.weight.grad.reshape(c_out, taps)
-        if tall:
-            np.copyto(grad_w, part_w.sum(axis=0).T)
-        else:
-            np.sum(part_w, axis=0, out=grad_w)
+        self._weight_gradient(part_w.sum(axis=0), from_grad=from_grad, tall=tall)
         if self.use_bias:
             np.sum(part_b, axis=0, out=self.bias.grad)
         return grad_in
+
+    def _weights_from_grad(self, work: _Workspace) -> bool:
+        """Whether ``dL/dW`` comes from the im2col of ``dL/dy`` rather than the input's.
+
+        That im2col exists for stride 1 only, and is ``C_out / C_in`` times the
+        input's: :meth:`backward` makes it anyway (for ``dL/dx``), and taking
+        ``dL/dW`` from it spares redoing the input's; :meth:`backward_parameters`
+        makes it for ``dL/dW`` alone, so the rule leaves layers that widen the
+        channels more than 4 times (a first layer on RGB images) on the input's.
+        It looks at the shapes alone, so both methods write the same ``dL/dW``.
+        """
+        return work.fill_g is not None and self.out_channels <= 4 * self.in_channels
+
+    def _weight_gradient(self, total: FloatArray, *, from_grad: bool, tall: bool) -> None:
+        """Write ``dL/dW`` from the chunks' summed product, whichever way it was taken.
+
+        From the input's im2col the product is ``dL/dW2`` (``tall``: its
+        transpose). From the im2col of ``dL/dy``, whose kernel offsets are
+        flipped (``back[o, q, j] = G[o, j - (k-1-q) d + lo]``, see
+        :func:`_transposed`), it is ``B[(o, q), c] = sum_j back[o, q, j] x[c, j]
+        = dL/dW[o, c, k-1-q]``: unflip the offsets, move the channels in.
+        """
+        grad = self.weight.grad
+        if from_grad:
+            kernel_axes = tuple(range(1, 1 + self.n_spatial))
+            blocks = np.flip(total.reshape(self.out_channels, *self.kernel_size, -1), kernel_axes)
+            np.copyto(grad, np.moveaxis(blocks, -1, 1))
+        elif tall:
+            np.copyto(grad.reshape(self.out_channels, -1), total.T)
+        else:
+            np.copyto(grad.reshape(self.out_channels, -1), total)
 
     def _col2im_order(self, work: _Workspace) -> tuple[list[tuple[Index, Index]], bool]:
         """The im2col plan in the order col2im adds it back; whether its first offset copies.
