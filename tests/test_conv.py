@@ -173,7 +173,7 @@ def test_weight_gradients_from_either_im2col_agree(
     g = rng.normal(size=layer.forward(x).shape)
     results = []
     for from_grad in (False, True):
-        with mock.patch.object(Conv2d, "_weights_from_grad", lambda self, work: from_grad):
+        with mock.patch.object(Conv2d, "_weights_from_grad", return_value=from_grad):
             layer.forward(x, training=True)
             dx = layer.backward(g)
         results.append((dx, layer.weight.grad.copy(), layer.bias.grad.copy()))
