@@ -66,6 +66,21 @@ def test_relu_gradient_is_zero_at_the_kink_like_torch() -> None:
     np.testing.assert_array_equal(layer.backward(np.ones((1, 3))), [[0.0, 0.0, 1.0]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [100, 8191, 8192, 65536 * 2 + 37])
+def test_relu_is_maximum_with_zero_bit_for_bit(size: int, dtype: type[np.floating[Any]]) -> None:
+    """Small, one block of zeros and a few (the last one partial): the same bits, NaN and -0.0."""
+    rng = np.random.default_rng(size)
+    x = rng.normal(size=size).astype(dtype)
+    special = np.array([np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf], dtype=dtype)
+    x[rng.integers(0, size, 60)] = np.resize(special, 60)
+    expected = np.maximum(x, 0.0).view(np.uint8)
+    relu = ReLU().forward  # (calling the layer would refuse NaN input)
+    for got in (relu(x), relu(x.reshape(1, -1)), relu(np.repeat(x, 2)[::2])):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.reshape(-1).view(np.uint8), expected)
+
+
 def test_softmax_rows_sum_to_one_along_the_axis() -> None:
     x = np.random.default_rng(0).normal(size=(3, 4, 5))
     for axis in (-1, 1, 2, -2):

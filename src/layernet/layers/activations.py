@@ -138,15 +138,45 @@ class Tanh(_Rule[FloatArray]):
         return grad
 
 
-def _relu_in_pieces(x: FloatArray) -> FloatArray:
-    """``max(x, 0)`` of a large contiguous ``x``, in pieces over threads.
+_SMALL = 1 << 13
+"""Numbers below which ReLU takes ``maximum`` against the scalar 0: fewer calls."""
 
-    Apart from ``ReLU``'s methods, so that their closure does not turn the
-    methods' locals into cells on every call, large or small.
+_BLOCK = 1 << 16
+"""Numbers per call of :func:`_relu_into`: its block of zeros stays in cache."""
+
+_ZEROS: dict[np.dtype[Any], FloatArray] = {}
+"""Per dtype, ``_BLOCK`` read-only zeros for :func:`_relu_into`."""
+
+
+def _relu_into(x: FloatArray, y: FloatArray) -> None:
+    """``y = max(x, 0)`` for 1-d contiguous ``x`` and ``y``, against a block of zeros at a time.
+
+    numpy's vectorised ``maximum`` loop takes two contiguous operands; against
+    the scalar 0 it runs 3-4 times slower (2**18 float32 numbers: 221 against
+    67 us, numpy 2.4 on AMD EPYC), for the same result bit for bit.
+    """
+    zeros = _ZEROS.get(x.dtype)
+    if zeros is None:  # two threads may both make it: equal arrays, either one kept
+        zeros = np.zeros(_BLOCK, dtype=x.dtype)
+        zeros.flags.writeable = False
+        _ZEROS[x.dtype] = zeros
+    for lo in range(0, x.size, _BLOCK):
+        hi = min(lo + _BLOCK, x.size)
+        np.maximum(x[lo:hi], zeros[: hi - lo], out=y[lo:hi])
+
+
+def _relu(x: FloatArray) -> FloatArray:
+    """``max(x, 0)`` of a contiguous ``x`` of ``_SMALL`` numbers or more (see :func:`_relu_into`).
+
+    Large ones in pieces over threads. Apart from ``ReLU``'s methods, so that
+    the closure does not turn the methods' locals into cells on every call.
     """
     y = np.empty_like(x)
     x_f, y_f = x.reshape(-1), y.reshape(-1)
-    elementwise(x.size, lambda s: np.maximum(x_f[s], 0.0, out=y_f[s], dtype=y.dtype))
+    if splits(x.size):
+        elementwise(x.size, lambda s: _relu_into(x_f[s], y_f[s]))
+    else:
+        _relu_into(x_f, y_f)
     return y
 
 
@@ -167,10 +197,10 @@ class ReLU(_Rule[FloatArray]):
     """
 
     def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if x.size < SPLIT or not (x.flags.c_contiguous and splits(x.size)):
+        if x.size < _SMALL or not x.flags.c_contiguous:
             y: FloatArray = np.maximum(x, 0.0, dtype=x.dtype)
             return y, x
-        return _relu_in_pieces(x), x
+        return _relu(x), x
 
     def _backward(self, x: FloatArray, grad_out: FloatArray) -> FloatArray:
         if x.size < SPLIT or not (
