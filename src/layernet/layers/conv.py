@@ -198,7 +198,7 @@ class _Workspace:
     held: dict[tuple[int, int], int]
     """Per (thread, chunk length): the first image of the chunk whose im2col ``cols`` holds."""
     x: FloatArray | None = None
-    """The input of the forward that used it last: backward redoes im2col from it."""
+    """The input of the forward that used it last, which backward reads."""
 
 
 def _reads_all(at_x: Index, spatial: tuple[int, ...]) -> bool:
@@ -344,9 +344,10 @@ class _ConvNd(SlidingWindow):
         Forward and backward run im2col, the GEMMs and the copies back one
         chunk at a time, the chunks spread over threads by
         :func:`~layernet._threads.parallel_for`, each thread with buffers of
-        its own; backward redoes each chunk's im2col from the input (from
-        cache: cheaper than keeping a whole batch's, 9 times the input for a
-        3x3 kernel), but for a chunk still in its thread's buffer. How the
+        its own; where backward takes ``dL/dW`` from the input's im2col
+        (:meth:`_weights_from_grad`) it redoes each chunk's (from cache:
+        cheaper than keeping a whole batch's, 9 times the input for a 3x3
+        kernel), but for a chunk still in its thread's buffer. How the
         batch is cut depends on the shapes alone, never on the threads, so
         results are the same from run to run.
 
