@@ -446,10 +446,11 @@ class _ConvNd(SlidingWindow):
         own, summed in chunk order at the end, so the result does not depend
         on which thread ran which chunk. With stride 1, ``dL/dx`` is the
         convolution of ``dL/dy`` with the flipped kernel (see
-        :func:`_transposed`): im2col of ``dL/dy`` and one GEMM; for strides
-        above 1 it is col2im of ``W2.T @ G``. ``dL/dW`` comes from the im2col
-        of ``dL/dy`` where :meth:`_weights_from_grad` says so (the input's
-        im2col is then not redone), else from the input's.
+        :func:`_transposed`): im2col of ``dL/dy`` and one GEMM; where that
+        convolution does not exist it is col2im of ``W2.T @ G``. ``dL/dW``
+        comes from the im2col of ``dL/dy`` where :meth:`_weights_from_grad`
+        says so (the input's im2col is then not redone), else from the
+        input's.
         """
         work = self._work
         if work is None or work.x is None:
@@ -522,12 +523,13 @@ class _ConvNd(SlidingWindow):
     def _weights_from_grad(self, work: _Workspace) -> bool:
         """Whether ``dL/dW`` comes from the im2col of ``dL/dy`` rather than the input's.
 
-        That im2col exists for stride 1 only, and is ``C_out / C_in`` times the
-        input's: :meth:`backward` makes it anyway (for ``dL/dx``), and taking
-        ``dL/dW`` from it spares redoing the input's; :meth:`backward_parameters`
-        makes it for ``dL/dW`` alone, so the rule leaves layers that widen the
-        channels more than 4 times (a first layer on RGB images) on the input's.
-        It looks at the shapes alone, so both methods write the same ``dL/dW``.
+        That im2col exists where :func:`_transposed` does, and is ``C_out /
+        C_in`` times the input's: :meth:`backward` makes it anyway (for
+        ``dL/dx``), and taking ``dL/dW`` from it spares redoing the input's;
+        :meth:`backward_parameters` makes it for ``dL/dW`` alone, so the rule
+        leaves layers that widen the channels more than 4 times (a first
+        layer on RGB images) on the input's. It looks at the shapes alone, so
+        both methods write the same ``dL/dW``.
         """
         return work.fill_g is not None and self.out_channels <= 4 * self.in_channels
 
