@@ -27,7 +27,8 @@ F32 = np.float32
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+    with np.errstate(over="ignore"):  # exp(-a) = inf: the sigmoid is 0
+        return 1.0 / (1.0 + np.exp(-a))
 
 
 def _layer(kind: str, size: dict[str, int]) -> layernet.Layer:

@@ -930,12 +930,12 @@ def _recurrent_scan(layer: Recurrent, x: str, ctx: ExportContext) -> str:
             new_states = [ctx.node("Tanh" if layer.nonlinearity == "tanh" else "Relu", [a])]
         elif isinstance(layer, LSTM):
             a = ctx.node("Add", [p_t, q])
-            i, f, o = (_half_tanh_sigmoid(ctx, block(a, g)) for g in (0, 1, 3))
+            i, f, o = (_exp_sigmoid(ctx, block(a, g)) for g in (0, 1, 3))
             g_ = ctx.node("Tanh", [block(a, 2)])
             c = ctx.node("Add", [ctx.node("Mul", [f, c_prev]), ctx.node("Mul", [i, g_])])
             new_states = [ctx.node("Mul", [o, ctx.node("Tanh", [c])]), c]
         else:  # GRU
-            rz = _half_tanh_sigmoid(ctx, ctx.node("Add", [block(p_t, 0, 2), block(q, 0, 2)]))
+            rz = _exp_sigmoid(ctx, ctx.node("Add", [block(p_t, 0, 2), block(q, 0, 2)]))
             r, z = block(rz, 0), block(rz, 1)
             n = ctx.node(
                 "Tanh", [ctx.node("Add", [block(p_t, 2), ctx.node("Mul", [r, block(q, 2)])])]
@@ -969,11 +969,10 @@ def _recurrent_scan(layer: Recurrent, x: str, ctx: ExportContext) -> str:
     return outputs[-1] if layer.return_sequences else outputs[0]
 
 
-def _half_tanh_sigmoid(ctx: ExportContext, a: str) -> str:
-    """The logistic function as layernet computes it, ``0.5 * (1 + tanh(a / 2))``."""
-    half = ctx.constant(0.5, "half")
-    t = ctx.node("Tanh", [ctx.node("Mul", [a, half])])
-    return ctx.node("Mul", [half, ctx.node("Add", [t, ctx.constant(1.0, "one")])])
+def _exp_sigmoid(ctx: ExportContext, a: str) -> str:
+    """The logistic function as layernet's recurrent layers compute it, ``1 / (1 + exp(-a))``."""
+    e = ctx.node("Exp", [ctx.node("Neg", [a])])
+    return ctx.node("Reciprocal", [ctx.node("Add", [e, ctx.constant(1.0, "one")])])
 
 
 register_exporter(RNN)(_recurrent)

@@ -210,8 +210,20 @@ class Recurrent(Layer):
 
 
 def _sigmoid(a: FloatArray) -> FloatArray:
-    """The logistic function without overflow warnings (``0.5 * (1 + tanh(a / 2))``)."""
-    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * a))
+    """The logistic function ``1 / (1 + exp(-a))``, as a fresh array.
+
+    Where ``exp(-a)`` overflows (``a`` below about -88 in float32) the result
+    is its limit, 0, so the overflow warning is silenced. numpy vectorises
+    float32 ``exp`` but, on CPUs without AVX-512, not ``tanh``: this runs twice
+    as fast as ``0.5 * (1 + tanh(a / 2))`` (64 x 512 float32 numbers: 100
+    against 205 us on AMD EPYC), and it keeps its relative precision where
+    the sigmoid is small, which that form loses to cancellation.
+    """
+    out: FloatArray = np.negative(a)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
     return out
 
 
