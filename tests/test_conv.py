@@ -100,15 +100,23 @@ def test_conv1d_is_conv2d_on_a_height_one_image() -> None:
     np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-12)
 
 
+SIDES = st.integers(1, 7)
+"""Image heights and widths for the random geometries."""
+GEOMETRY = {
+    "k": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "p": st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    "d": st.tuples(st.integers(1, 2), st.integers(1, 2)),
+}
+"""Kernel sizes, paddings and dilations per axis for the random geometries."""
+
+
 @settings(max_examples=25, deadline=None)
 @given(
-    h=st.integers(1, 7),
-    w=st.integers(1, 7),
-    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    h=SIDES,
+    w=SIDES,
     s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
     bias=st.booleans(),
+    **GEOMETRY,
 )
 def test_conv2d_matches_the_reference_on_random_geometries(
     h: int,
@@ -151,13 +159,7 @@ def test_conv2d_backward_of_a_one_hot_gradient_is_the_flipped_weight() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    h=st.integers(1, 7),
-    w=st.integers(1, 7),
-    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
-)
+@given(h=SIDES, w=SIDES, **GEOMETRY)
 def test_weight_gradients_from_either_im2col_agree(
     h: int, w: int, k: tuple[int, int], p: tuple[int, int], d: tuple[int, int]
 ) -> None:
