@@ -102,6 +102,25 @@ def test_recurrent_layers_match_torch(
         _close(getattr(ours, name).grad, getattr(theirs, name + "_l0").grad)
 
 
+@pytest.mark.parametrize("cls", [ln.LSTM, ln.GRU])
+def test_gates_saturate_without_overflow_warnings(cls: Any) -> None:
+    """Gate pre-activations near +-250: exp(-a) overflows in float32, not in float64.
+
+    The float32 layer must give the float64 layer's numbers (a sigmoid of 0 or 1)
+    without a warning (the suite turns warnings into errors), forward and back.
+    """
+    x = np.array([[[500.0, -500.0, 3.0], [-500.0, 500.0, -3.0], [500.0, 500.0, 0.0]]])
+    g = np.ones((1, 3, 4))
+    results = []
+    for dtype in (np.float64, np.float32):
+        layer = cls(3, 4, return_sequences=True, rng=0, dtype=dtype)
+        y = layer.forward(x.astype(dtype), training=True)
+        results.append((y, layer.backward(g.astype(dtype)), layer.weight_hh.grad.copy()))
+    for want, got in zip(*results, strict=True):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_multi_head_attention_matches_torch(causal: bool) -> None:
     torch = _torch()
