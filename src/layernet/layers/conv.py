@@ -242,7 +242,9 @@ class _ConvNd(SlidingWindow):
       into (one vectorised add per kernel offset; entries that came from
       padding are dropped). With stride 1 the same sum is a convolution of
       ``G`` with the flipped kernel (:func:`_transposed`), computed like the
-      forward: im2col of ``G``, one GEMM.
+      forward: im2col of ``G``, one GEMM. That im2col holds every product
+      ``dL/dW2`` needs too, with the input itself in place of ``cols``
+      (:meth:`_weight_gradient`), so the input's im2col is not redone.
 
     All of it runs over chunks of whole images, spread over threads (see
     :meth:`_workspace`).
