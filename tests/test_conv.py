@@ -183,6 +183,34 @@ def test_weight_gradients_from_either_im2col_agree(
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("c_in", "c_out", "kwargs", "chunks", "expected"),
+    [
+        (8, 8, {"padding": 1}, 4, True),  # the cifar case
+        (8, 32, {"padding": 1}, 4, True),  # widening 4 times
+        (3, 32, {"padding": 1}, 4, False),  # a first RGB layer: its own im2col is smaller
+        (8, 8, {}, 4, False),  # valid: more input positions than output ones
+        (8, 8, {"padding": 1, "stride": 2}, 4, False),  # no flipped-kernel convolution
+        (8, 8, {"padding": 1}, 1, False),  # one chunk: its im2col is still in the buffer
+    ],
+)
+def test_which_im2col_gives_the_weight_gradient(
+    c_in: int,
+    c_out: int,
+    kwargs: dict[str, Any],
+    chunks: int,
+    expected: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    layer = Conv2d(c_in, c_out, 3, rng=0, **kwargs)
+    x = np.zeros((4, c_in, 6, 6))
+    monkeypatch.setattr("layernet.layers.conv._CHUNK_BYTES", 1 if chunks > 1 else 1 << 30)
+    layer.forward(x, training=True)
+    assert layer._work is not None
+    assert len(layer._work.chunks) == chunks
+    assert layer._weights_from_grad(layer._work) is expected
+
+
 # -- shapes -------------------------------------------------------------------------
 
 

@@ -530,10 +530,18 @@ class _ConvNd(SlidingWindow):
         ``dL/dx``), and taking ``dL/dW`` from it spares redoing the input's;
         :meth:`backward_parameters` makes it for ``dL/dW`` alone, so the rule
         leaves layers that widen the channels more than 4 times (a first
-        layer on RGB images) on the input's. It looks at the shapes alone, so
-        both methods write the same ``dL/dW``.
+        layer on RGB images) on the input's. Its product runs over the input's
+        positions, so the rule wants an output as large as the input
+        (``padding="same"``), and more than one chunk: a batch in one chunk
+        still has the input's im2col in its buffer, with nothing to redo. It
+        looks at the shapes alone, so both methods write the same ``dL/dW``.
         """
-        return work.fill_g is not None and self.out_channels <= 4 * self.in_channels
+        return (
+            work.fill_g is not None
+            and len(work.chunks) > 1
+            and work.fill_x.out == work.shape[2:]
+            and self.out_channels <= 4 * self.in_channels
+        )
 
     def _weight_gradient(self, total: FloatArray, *, from_grad: bool, tall: bool) -> None:
         """Write ``dL/dW`` from the chunks' summed product, whichever way it was taken.
