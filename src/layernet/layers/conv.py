@@ -244,7 +244,8 @@ class _ConvNd(SlidingWindow):
       ``G`` with the flipped kernel (:func:`_transposed`), computed like the
       forward: im2col of ``G``, one GEMM. That im2col holds every product
       ``dL/dW2`` needs too, with the input itself in place of ``cols``
-      (:meth:`_weight_gradient`), so the input's im2col is not redone.
+      (:meth:`_weight_gradient`), so where it pays (:meth:`_weights_from_grad`)
+      the input's im2col is not redone.
 
     All of it runs over chunks of whole images, spread over threads (see
     :meth:`_workspace`).
