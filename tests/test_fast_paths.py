@@ -49,6 +49,25 @@ def test_backward_parameters_writes_the_same_gradients_as_backward(make: object)
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_bias_gradient_is_the_sum_of_the_rows_written_in_place(
+    rows: int, dtype: type[np.floating]
+) -> None:
+    # one row takes a copy instead of the reduction (per-sample SGD): same numbers
+    layer = Dense(3, 4, rng=0, dtype=dtype)
+    grad_buffer = layer.bias.grad
+    rng = np.random.default_rng(rows)
+    x, g = rng.normal(size=(rows, 3)).astype(dtype), rng.normal(size=(rows, 4)).astype(dtype)
+    layer.forward(x, training=True)
+    layer.backward_parameters(g)
+    assert layer.bias.grad is grad_buffer  # optimizers keep a view of it
+    np.testing.assert_array_equal(layer.bias.grad, np.add.reduce(g, axis=0))
+    layer.forward(x[:, None, :], training=True)  # (batch, 1, in): folded into rows
+    layer.backward_parameters(g[:, None, :] * 2)
+    np.testing.assert_array_equal(layer.bias.grad, np.add.reduce(g * 2, axis=0))
+
+
 def test_backward_parameters_without_parameters_is_a_no_op() -> None:
     model = Sequential([Sigmoid(), ReLU()])
     model.forward(np.ones((2, 3)))

@@ -164,7 +164,11 @@ class Dense(Layer):
             x = x.reshape(-1, self.in_features)
             grad_out = grad_out.reshape(-1, self.out_features)
         np.matmul(x.T, grad_out, out=self.weight.grad)
-        if self.use_bias:
+        if not self.use_bias:
+            return
+        if len(grad_out) == 1:  # one row (per-sample SGD): its sum is itself, at half the cost
+            self.bias.grad[...] = grad_out[0]
+        else:
             np.add.reduce(grad_out, axis=0, out=self.bias.grad)
 
     def get_config(self) -> dict[str, Any]:
