@@ -1,9 +1,11 @@
 """Timing, machine description and report formatting shared by every workload.
 
 Each workload times every implementation in one process on the same data,
-same initial weights and same batch order: a warm-up run, then the median
-of several repeats. Reports show medians and ratios to a reference row
-(a ratio within one run holds on a noisy machine; an absolute time does not).
+same initial weights and same batch order: a warm-up run, then several
+interleaved rounds (:func:`race`). Reports show medians and ratios to a
+reference row (a ratio within one run holds on a noisy machine; an absolute
+time does not), each ratio the median over the rounds of the ratio within
+one round, where the two implementations ran moments apart.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Row:
     seconds: float  # median wall time of one timed unit (a step, an epoch...)
     extra: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    rounds: list[float] = field(default_factory=list)
+    """The time of one unit in each round of :func:`race`, in the rounds' order."""
 
 
 @dataclass
@@ -77,9 +81,13 @@ class WorkloadResult:
         return next((r for r in self.rows if r.name == name), None)
 
     def ratio(self, name: str, reference: str | None = None) -> float | None:
+        """``name``'s time over the reference's: the median of the rounds' ratios where both
+        were timed in the same rounds, else the ratio of the medians."""
         row, ref = self.row(name), self.row(reference or self.reference)
         if row is None or ref is None or ref.seconds <= 0:
             return None
+        if row.rounds and len(row.rounds) == len(ref.rounds):
+            return statistics.median(a / b for a, b in zip(row.rounds, ref.rounds, strict=True))
         return row.seconds / ref.seconds
 
 
@@ -95,14 +103,33 @@ def median_time(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> f
     return statistics.median(times)
 
 
-def race(
-    entries: dict[str, Callable[[], object]], *, repeats: int, warmup: int = 1
-) -> tuple[dict[str, float], dict[str, object]]:
-    """Median wall time of each entry, timed in interleaved rounds, and each one's last result.
+@dataclass
+class Race:
+    """What :func:`race` measured: each implementation's time in every round, its last result."""
+
+    rounds: dict[str, list[float]]
+    last: dict[str, object]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.rounds[name])
+
+    def row(
+        self, name: str, units: float = 1, extra: dict[str, Any] | None = None, note: str = ""
+    ) -> Row:
+        """``name``'s report row, per timed unit (a run of one round covers ``units`` of them)."""
+        times = [t / units for t in self.rounds[name]]
+        return Row(name, statistics.median(times), extra or {}, note, times)
+
+
+def race(entries: dict[str, Callable[[], object]], *, repeats: int, warmup: int = 1) -> Race:
+    """Wall times of each entry in interleaved rounds, and each one's last result.
 
     Every round runs every implementation once, starting from a different one
-    each round, so a load that drifts during the run slows all of them alike
-    and the ratios between them hold.
+    each round, so a load that drifts during the run slows all of them alike.
+    Ratios pair the rounds (:meth:`WorkloadResult.ratio`): on a machine whose
+    speed moves by a factor of two from one second to the next, the ratio of
+    two medians depends on which rounds each one caught; the median of the
+    rounds' ratios compares runs made moments apart.
     """
     names = list(entries)
     last: dict[str, object] = {}
@@ -116,7 +143,7 @@ def race(
             start = time.perf_counter()
             last[name] = entries[name]()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}, last
+    return Race(times, last)
 
 
 def judge(

@@ -53,13 +53,13 @@ def time_implementations(
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
     else:
         entries["PyTorch"] = lambda: _mlp.run_torch(torch, recipe, init, x, y, order)
-    seconds, last = race(entries, repeats=repeats)
-    for name, total in seconds.items():
+    timed = race(entries, repeats=repeats)
+    for name in timed.rounds:
         if name == "pure GEMM":
-            rows.append(Row(name, total / steps))
+            rows.append(timed.row(name, steps))
             continue
         note = "own init and shuffling" if name == "scikit-learn" else ""
-        rows.append(Row(name, total / steps, score(last[name]), note))
+        rows.append(timed.row(name, steps, score(timed.last[name]), note))
     return rows, notes
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 import layernet
 
-from ._harness import Row, WorkloadResult, against_peers, race
+from ._harness import WorkloadResult, against_peers, race
 from ._peers import torch_or_none
 from .conv import _conv_backward, _conv_forward
 
@@ -204,16 +204,16 @@ def run(quick: bool = False) -> WorkloadResult:
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
     else:
         entries["PyTorch"] = lambda: run_torch(torch, init, x, y, steps)
-    seconds, last = race(entries, repeats=1 if quick else 3)
+    timed = race(entries, repeats=1 if quick else 3)
     flops = flops_per_step()
     rows = []
-    for name, total in seconds.items():
-        loss = last[name]
+    for name in timed.rounds:
+        loss = timed.last[name]
         assert isinstance(loss, float)
-        per_step = total / steps
+        per_step = timed.median(name) / steps
         extra = {f"loss after {steps} steps": loss, "GFLOP/s": flops / per_step / 1e9}
-        rows.append(Row(name, per_step, extra))
-    losses = [float(last[name]) for name in seconds]  # type: ignore[arg-type]
+        rows.append(timed.row(name, steps, extra))
+    losses = [float(loss) for loss in timed.last.values()]  # type: ignore[arg-type]
     notes.append(
         f"the matrix products of one step are {flops / 1e9:.2f} GFLOP; the last step's losses "
         f"differ by at most {max(losses) - min(losses):.1e} across implementations"

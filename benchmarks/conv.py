@@ -202,11 +202,11 @@ def run(quick: bool = False) -> WorkloadResult:
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
     else:
         entries["PyTorch"] = lambda: run_torch(torch, init, x, y, order)
-    seconds, last = race(entries, repeats=repeats)
-    for name, total in seconds.items():
-        predict = last[name]
+    timed = race(entries, repeats=repeats)
+    for name in timed.rounds:
+        predict = timed.last[name]
         assert callable(predict)
-        rows.append(Row(name, total / steps, {"test accuracy": accuracy(predict(x_test), y_test)}))
+        rows.append(timed.row(name, steps, {"test accuracy": accuracy(predict(x_test), y_test)}))
     return against_peers(
         "conv",
         f"CNN 1-16-32 channels (3x3, max-pool 2) + Dense(512, 10), cross-entropy, Adam lr 1e-3, "

@@ -29,7 +29,7 @@ import numpy as np
 import layernet
 from layernet.parameter import Parameter, flat_span, pack_parameters
 
-from ._harness import Row, WorkloadResult, machine_info, markdown, race
+from ._harness import WorkloadResult, machine_info, markdown, race
 
 MODELS: dict[str, tuple[tuple[int, ...], type[np.floating[Any]]]] = {
     "small 64-128-10 float64": ((64, 128, 10), np.float64),
@@ -123,16 +123,15 @@ def measure(
         "packed tiles": flat_span([p.value for p in packed]) is not None,
         "fallback tiles": flat_span([p.value for p in loose]) is not None,
     }
-    single = race({"probe": opt_packed.step}, repeats=3, warmup=1)[0][
-        "probe"
-    ]  # about how long one step takes, to size the bursts
+    # about how long one step takes, to size the bursts
+    single = race({"probe": opt_packed.step}, repeats=3, warmup=1).median("probe")
     n = max(1, int(budget / max(single, 1e-7)))
     entries = {
         "layernet, packed": burst(opt_packed.step, n),
         "layernet, fallback": burst(opt_loose.step, n),
         "plain loop": burst(plain_loop(optimizer, naive), n),
     }
-    times, _ = race(entries, repeats=repeats, warmup=1)
+    timed = race(entries, repeats=repeats, warmup=1)
     total = sum(p.size for p in packed)
     result = WorkloadResult(
         f"{optimizer}, {model}",
@@ -140,7 +139,7 @@ def measure(
         f"rounds of {n} steps",
         "us/step",
         "plain loop",
-        [Row(name, seconds / n) for name, seconds in times.items()],
+        [timed.row(name, n) for name in timed.rounds],
     )
     return result, paths
 

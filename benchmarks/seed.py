@@ -130,10 +130,10 @@ def run(quick: bool = False) -> WorkloadResult:
         entries["PyTorch"] = lambda: _torch(torch, init, x, y, epochs)
     else:
         notes.append("PyTorch: skipped, not installed (pip install -e '.[bench]')")
-    seconds, last = race(entries, repeats=repeats)
-    for name, total in seconds.items():
-        rows.append(Row(name, total / steps))
-        trained = last[name]
+    timed = race(entries, repeats=repeats)
+    for name in timed.rounds:
+        rows.append(timed.row(name, steps))
+        trained = timed.last[name]
         if name.startswith("layernet"):
             preds[name] = np.asarray(trained.predict(test.x))  # type: ignore[attr-defined]
         elif name != "pure GEMM":

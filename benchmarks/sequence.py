@@ -19,7 +19,7 @@ import numpy as np
 
 import layernet
 
-from ._harness import Row, WorkloadResult, against_peers, race
+from ._harness import WorkloadResult, against_peers, race
 from ._peers import torch_or_none
 
 LR = 1e-2
@@ -232,13 +232,13 @@ def run_workload(kind: str, quick: bool = False) -> WorkloadResult:
     else:
         entries["PyTorch"] = lambda: run_torch(torch, kind, size, init, data)
     # seven rounds of about a second: this machine's speed moves from one second to the next
-    seconds, last = race(entries, repeats=1 if quick else 7)
-    ours = last["layernet"]()  # type: ignore[operator]
-    by_hand = last["numpy by hand"]()  # type: ignore[operator]
+    timed = race(entries, repeats=1 if quick else 7)
+    ours = timed.last["layernet"]()  # type: ignore[operator]
+    by_hand = timed.last["numpy by hand"]()  # type: ignore[operator]
     diff = max(float(np.abs(ours[k] - by_hand[k]).max()) for k in ours)
     rows = [
-        Row(name, total / steps, {"max |diff| vs layernet": diff} if "hand" in name else {})
-        for name, total in seconds.items()
+        timed.row(name, steps, {"max |diff| vs layernet": diff} if "hand" in name else {})
+        for name in timed.rounds
     ]
     shape = ", ".join(f"{k} {v}" for k, v in size.items())
     title = {"lstm": "LSTM", "gru": "GRU", "attention": "MultiHeadAttention"}[kind]

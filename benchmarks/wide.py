@@ -46,6 +46,7 @@ def run(quick: bool = False) -> WorkloadResult:
     flops = _mlp.flops_per_step(recipe, recipe.batch_size) * steps
     for row in rows:
         row.seconds *= steps  # seconds per epoch
+        row.rounds = [t * steps for t in row.rounds]
         row.extra["GFLOP/s"] = flops / row.seconds / 1e9
     result = WorkloadResult(
         "wide",

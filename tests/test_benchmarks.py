@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from benchmarks._harness import (  # noqa: E402  (the benchmarks live beside the
     as_quick_run,
     judge,
     markdown,
+    race,
     to_json,
 )
 
@@ -133,3 +135,43 @@ def test_the_cifar_workload_trains_the_same_network_everywhere() -> None:
     reference = cifar.run_numpy(init, x, y, 2)
     assert cifar.run_layernet(init, x, y, 2) == pytest.approx(reference, abs=1e-5)
     assert cifar.flops_per_step() == pytest.approx(9.30e9, rel=1e-3)
+
+
+def test_ratios_pair_the_rounds_that_ran_together() -> None:
+    # within each round layernet takes 1.2x the hand-written loop, but the machine runs at
+    # half speed from the fifth round on, and in the fourth it slowed layernet alone: the
+    # medians (2.4 and 1.0) would say 2.4x
+    hand = [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    ours = [1.2 * t for t in hand]
+    ours[3] *= 2.0  # ... but for one round where only layernet was slowed
+    rows = [Row("layernet", 2.4, rounds=ours), Row("numpy by hand", 1.0, rounds=hand)]
+    result = WorkloadResult("w", "a workload", "us/step", "numpy by hand", rows)
+    assert result.ratio("layernet") == pytest.approx(1.2)
+    unpaired = [Row("layernet", 2.4), Row("numpy by hand", 1.0, rounds=hand)]
+    assert WorkloadResult("w", "", "us/step", "numpy by hand", unpaired).ratio("layernet") == 2.4
+    assert json.loads(to_json([result], {}))["workloads"][0]["ratios"]["layernet"] == (
+        pytest.approx(1.2)
+    )
+
+
+def test_race_times_every_entry_once_a_round_and_keeps_the_order_of_the_entries() -> None:
+    calls: list[str] = []
+
+    def entry(name: str) -> Callable[[], str]:
+        def run() -> str:
+            calls.append(name)
+            return name
+
+        return run
+
+    timed = race({"a": entry("a"), "b": entry("b"), "c": entry("c")}, repeats=4, warmup=1)
+    assert calls[:3] == ["a", "b", "c"]  # the warm-up
+    rounds = [calls[3 + 3 * r : 6 + 3 * r] for r in range(4)]
+    assert rounds == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
+    assert list(timed.rounds) == ["a", "b", "c"]
+    assert all(len(times) == 4 and min(times) > 0 for times in timed.rounds.values())
+    assert timed.last == {"a": "a", "b": "b", "c": "c"}
+    row = timed.row("b", units=4, extra={"k": 1.0}, note="n")
+    assert row.rounds == [t / 4 for t in timed.rounds["b"]]
+    assert row.seconds == pytest.approx(timed.median("b") / 4)
+    assert (row.extra, row.note) == ({"k": 1.0}, "n")
