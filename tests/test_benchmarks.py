@@ -143,7 +143,7 @@ def test_ratios_pair_the_rounds_that_ran_together() -> None:
     # medians (2.4 and 1.0) would say 2.4x
     hand = [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
     ours = [1.2 * t for t in hand]
-    ours[3] *= 2.0  # ... but for one round where only layernet was slowed
+    ours[3] *= 2.0
     rows = [Row("layernet", 2.4, rounds=ours), Row("numpy by hand", 1.0, rounds=hand)]
     result = WorkloadResult("w", "a workload", "us/step", "numpy by hand", rows)
     assert result.ratio("layernet") == pytest.approx(1.2)
