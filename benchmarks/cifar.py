@@ -210,9 +210,9 @@ def run(quick: bool = False) -> WorkloadResult:
     for name in timed.rounds:
         loss = timed.last[name]
         assert isinstance(loss, float)
-        per_step = timed.median(name) / steps
-        extra = {f"loss after {steps} steps": loss, "GFLOP/s": flops / per_step / 1e9}
-        rows.append(timed.row(name, steps, extra))
+        row = timed.row(name, steps, {f"loss after {steps} steps": loss})
+        row.extra["GFLOP/s"] = flops / row.seconds / 1e9
+        rows.append(row)
     losses = [float(loss) for loss in timed.last.values()]  # type: ignore[arg-type]
     notes.append(
         f"the matrix products of one step are {flops / 1e9:.2f} GFLOP; the last step's losses "
